@@ -1,0 +1,73 @@
+import { closeSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Where experiments keep their generated inputs (big files, trees): shared by every run and every
+ * checkout on the machine so the 636 MiB file is written once. `SLUICE_LAB_DATA` overrides.
+ */
+export function dataDir(): string {
+  const dir = process.env.SLUICE_LAB_DATA ?? path.join(os.tmpdir(), 'sluice-lab-data');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/**
+ * A deterministic pseudo-random (incompressible, like MP3 data) block from a 32-bit seed,
+ * xorshift32 (Marsaglia 2003).
+ */
+export function randomBlock(size: number, seed: number): Buffer {
+  const block = Buffer.allocUnsafe(size + ((4 - (size % 4)) % 4));
+  let state = seed >>> 0 || 0x9e3779b9;
+  for (let offset = 0; offset < block.length; offset += 4) {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    block.writeUInt32LE(state, offset);
+  }
+  return block.subarray(0, size);
+}
+
+/**
+ * Makes (once) a file of exactly `size` deterministic bytes named `name` in the data dir, and
+ * returns its path. An existing file of the right size is reused.
+ */
+export function ensureFile(name: string, size: number, seed = 1): string {
+  const file = path.join(dataDir(), name);
+  try {
+    if (statSync(file).size === size) return file;
+  } catch {
+    // not there yet
+  }
+  const chunkSize = 1 << 20;
+  const block = randomBlock(chunkSize, seed);
+  const fd = openSync(file, 'w');
+  try {
+    for (let offset = 0, index = 0; offset < size; offset += chunkSize, index++) {
+      // rotate the block per chunk so no two MiB are equal
+      const rotation = (index * 4099) % chunkSize;
+      const length = Math.min(chunkSize, size - offset);
+      const head = block.subarray(rotation, Math.min(chunkSize, rotation + length));
+      writeSync(fd, head, 0, head.length, offset);
+      if (head.length < length) writeSync(fd, block, 0, length - head.length, offset + head.length);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return file;
+}
+
+/** Reads the whole file once so later reads come from the page cache. */
+export function warmPageCache(file: string): void {
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  const fd = openSync(file, 'r');
+  try {
+    while (readSync(fd, buffer, 0, buffer.length, null) > 0) {
+      // reading is the point
+    }
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,1 @@
+export { BufferPool, type BufferPoolOptions, type BufferPoolStats, POISON_BYTE } from './pool.js';

@@ -1,0 +1,219 @@
+import {
+  AbortError,
+  DoubleReleaseError,
+  ForeignBufferError,
+  InvalidArgumentError,
+  PoolClosedError,
+} from '../errors.js';
+import { debugEnabled } from '../internal/debug.js';
+import { Fifo } from '../internal/fifo.js';
+
+export interface BufferPoolOptions {
+  /** Bytes per slab. Every buffer the pool hands out has exactly this length. */
+  slabSize: number;
+  /** The bound: at most this many slabs exist at once (allocated lazily, kept for reuse). */
+  maxSlabs: number;
+  /** Shown in errors and stats. */
+  name?: string;
+  /**
+   * Detect misuse: a released slab's memory moves to a fresh ArrayBuffer (zero-copy transfer), so
+   * every view the releaser still holds is detached (length 0, reads throw), and the moved memory is
+   * poisoned with 0xDE until it is acquired again. Defaults to `SLUICE_DEBUG=1`.
+   */
+  debug?: boolean;
+}
+
+export interface BufferPoolStats {
+  name: string;
+  slabSize: number;
+  maxSlabs: number;
+  /** Slabs that exist (in use + free). */
+  allocated: number;
+  inUse: number;
+  free: number;
+  /** Callers blocked in `acquireAsync`. */
+  waiting: number;
+  peakInUse: number;
+  acquires: number;
+  releases: number;
+}
+
+/** 0xDE, the poison byte of released slabs under debug. */
+export const POISON_BYTE = 0xde;
+
+interface Waiter {
+  resolve(slab: Buffer): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * A bounded pool of fixed-size buffers ("slabs").
+ *
+ * Invariants:
+ * - `inUse + free === allocated <= maxSlabs`; a slab is allocated only when none is free.
+ * - each slab has an ArrayBuffer of its own (`Buffer.allocUnsafeSlow`), so a view's `.buffer`
+ *   identifies its slab: `release()` accepts the slab or any view into it (e.g. a window's subarray).
+ * - waiters are served first-in first-out; a released slab goes straight to the oldest waiter.
+ * - a slab is in exactly one of: the free stack, a caller's hands. Releasing a free slab is an error.
+ */
+export class BufferPool {
+  readonly slabSize: number;
+  readonly maxSlabs: number;
+  readonly name: string;
+  readonly debug: boolean;
+
+  /** Every existing slab, found by its ArrayBuffer (a window's `.buffer`). */
+  #slabs = new Map<ArrayBufferLike, Slab>();
+  #free: Slab[] = [];
+  #waiters = new Fifo<Waiter>();
+  #nextId = 0;
+  #inUseCount = 0;
+  #peakInUse = 0;
+  #acquires = 0;
+  #releases = 0;
+  #closed = false;
+
+  constructor(options: BufferPoolOptions) {
+    const { slabSize, maxSlabs } = options;
+    if (!Number.isSafeInteger(slabSize) || slabSize < 1) {
+      throw new InvalidArgumentError('slabSize', 'a positive integer', slabSize);
+    }
+    if (!Number.isSafeInteger(maxSlabs) || maxSlabs < 1) {
+      throw new InvalidArgumentError('maxSlabs', 'a positive integer', maxSlabs);
+    }
+    this.slabSize = slabSize;
+    this.maxSlabs = maxSlabs;
+    this.name = options.name ?? `pool-${slabSize}`;
+    this.debug = options.debug ?? debugEnabled();
+  }
+
+  /** Takes a free slab, or allocates one under the bound; `undefined` when all `maxSlabs` are in use. */
+  tryAcquire(): Buffer | undefined {
+    if (this.#closed) throw new PoolClosedError(this.name);
+    let slab = this.#free.pop();
+    if (slab === undefined) {
+      if (this.#slabs.size >= this.maxSlabs) return undefined;
+      slab = { id: this.#nextId++, bytes: Buffer.allocUnsafeSlow(this.slabSize), inUse: false };
+      this.#slabs.set(slab.bytes.buffer, slab);
+    }
+    return this.#handOut(slab);
+  }
+
+  /**
+   * Takes a slab, waiting (first come, first served) while all are in use. Rejects with
+   * `SLUICE_ERR_ABORTED` when `signal` aborts and `SLUICE_ERR_POOL_CLOSED` when the pool closes.
+   */
+  acquire(signal?: AbortSignal): Promise<Buffer> {
+    try {
+      const slab = this.tryAcquire();
+      if (slab !== undefined) return Promise.resolve(slab);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal?.aborted) {
+      return Promise.reject(new AbortError(`acquiring from pool "${this.name}"`, signal.reason));
+    }
+    return new Promise<Buffer>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.#waiters.remove(waiter);
+        reject(new AbortError(`acquiring from pool "${this.name}"`, signal?.reason));
+      };
+      const waiter: Waiter = {
+        resolve: (slab) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(slab);
+        },
+        reject: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Returns a slab (or any view into one) to the pool. */
+  release(buffer: Uint8Array): void {
+    const slab = this.#slabs.get(buffer.buffer);
+    if (slab === undefined) throw new ForeignBufferError(this.name);
+    if (!slab.inUse) throw new DoubleReleaseError(this.name, slab.id);
+    slab.inUse = false;
+    this.#inUseCount--;
+    this.#releases++;
+    if (this.debug) this.#poison(slab);
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) {
+      waiter.resolve(this.#handOut(slab));
+    } else if (this.#closed) {
+      this.#slabs.delete(slab.bytes.buffer);
+    } else {
+      this.#free.push(slab);
+    }
+  }
+
+  /** True while `buffer` (a slab or a view into one) is held by a caller. */
+  isAcquired(buffer: Uint8Array): boolean {
+    return this.#slabs.get(buffer.buffer)?.inUse === true;
+  }
+
+  /** Frees the memory of slabs nobody holds; they are allocated again on demand. */
+  trim(): void {
+    for (const slab of this.#free) this.#slabs.delete(slab.bytes.buffer);
+    this.#free = [];
+  }
+
+  /** Rejects every waiter and frees free slabs; slabs still held are freed when released. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const waiter of this.#waiters.drain()) waiter.reject(new PoolClosedError(this.name));
+    this.trim();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  stats(): BufferPoolStats {
+    return {
+      name: this.name,
+      slabSize: this.slabSize,
+      maxSlabs: this.maxSlabs,
+      allocated: this.#slabs.size,
+      inUse: this.#inUseCount,
+      free: this.#free.length,
+      waiting: this.#waiters.length,
+      peakInUse: this.#peakInUse,
+      acquires: this.#acquires,
+      releases: this.#releases,
+    };
+  }
+
+  #handOut(slab: Slab): Buffer {
+    slab.inUse = true;
+    this.#inUseCount++;
+    this.#acquires++;
+    if (this.#inUseCount > this.#peakInUse) this.#peakInUse = this.#inUseCount;
+    return slab.bytes;
+  }
+
+  /**
+   * Debug only: move the slab's memory to a fresh ArrayBuffer (a transfer, not a copy), which
+   * detaches every view the releaser kept, then fill it with the poison byte.
+   */
+  #poison(slab: Slab): void {
+    const old = slab.bytes.buffer as ArrayBuffer;
+    const moved = structuredClone(old, { transfer: [old] });
+    this.#slabs.delete(old);
+    slab.bytes = Buffer.from(moved, 0, this.slabSize);
+    slab.bytes.fill(POISON_BYTE);
+    this.#slabs.set(moved, slab);
+  }
+}
+
+interface Slab {
+  readonly id: number;
+  bytes: Buffer;
+  inUse: boolean;
+}

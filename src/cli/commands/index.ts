@@ -1,0 +1,4 @@
+import type { Command } from '../command.js';
+
+/** Every subcommand, in the order `sluice --help` lists them. */
+export const commands: readonly Command[] = [];
