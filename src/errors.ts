@@ -183,6 +183,24 @@ export class ReadWorkerError extends SluiceError {
 // ---------------------------------------------------------------------------------------------
 // sluice/tasks
 
+/** A queued task was dropped before it started: `clearQueue()` on its limiter. */
+export class TaskCancelledError extends SluiceError {
+  constructor(what: string, reason?: unknown) {
+    super(
+      'SLUICE_ERR_TASK_CANCELLED',
+      `${what} was cancelled before it started`,
+      reason === undefined ? undefined : { cause: reason },
+    );
+  }
+}
+
+/** `add()` on a TaskSet that was cancelled or that failed fast on a task's error. */
+export class TaskSetClosedError extends SluiceError {
+  constructor(why: string) {
+    super('SLUICE_ERR_TASK_SET_CLOSED', `cannot add a task: the task set is closed (${why})`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // CLI
 
