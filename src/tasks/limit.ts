@@ -31,29 +31,37 @@ export interface Limiter {
   clearQueue(reason?: unknown): number;
 }
 
+type Resolve = (value: unknown) => void;
+type Reject = (error: unknown) => void;
+
 /**
- * A task waiting for a slot. It is its own abort listener (`handleEvent`), so a task submitted with
- * a signal costs no closure. `fn === undefined` marks it settled (aborted or cleared): it stays in
- * the FIFO until it reaches the head, holding nothing (lazy deletion keeps removal O(1)).
+ * A waiting task that needs more than its function: an abort signal or a captured context. It is
+ * its own abort listener (`handleEvent`), so a task submitted with a signal costs no closure.
+ * `fn === undefined` marks it settled (aborted): it stays in the queue until it reaches the head,
+ * holding nothing (lazy deletion keeps removal O(1)).
  */
 class QueuedTask {
   fn: Task<unknown> | undefined;
   readonly signal: AbortSignal | undefined;
   readonly context: CapturedContext;
   readonly owner: LimiterCore;
-  resolve: (value: unknown) => void = noop;
-  reject: (error: unknown) => void = noop;
+  readonly resolve: Resolve;
+  readonly reject: Reject;
 
   constructor(
     owner: LimiterCore,
     fn: Task<unknown>,
     signal: AbortSignal | undefined,
     context: CapturedContext,
+    resolve: Resolve,
+    reject: Reject,
   ) {
     this.owner = owner;
     this.fn = fn;
     this.signal = signal;
     this.context = context;
+    this.resolve = resolve;
+    this.reject = reject;
   }
 
   handleEvent(): void {
@@ -61,17 +69,20 @@ class QueuedTask {
   }
 }
 
-function noop(): void {}
-
-/** The task whose resolvers `new Promise(captureResolvers)` stores: no executor closure per task. */
-let resolving: QueuedTask | undefined;
-function captureResolvers(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
-  resolving!.resolve = resolve;
-  resolving!.reject = reject;
+/** What `new Promise(captureResolvers)` hands out: no executor closure per task. */
+let capturedResolve: Resolve | undefined;
+let capturedReject: Reject | undefined;
+function captureResolvers(resolve: Resolve, reject: Reject): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
 }
 
 function invoke(task: QueuedTask): unknown {
   return task.fn!(task.signal);
+}
+
+function invokePlain(fn: Task<unknown>): unknown {
+  return fn(undefined);
 }
 
 function checkConcurrency(concurrency: unknown): number {
@@ -88,7 +99,11 @@ function checkConcurrency(concurrency: unknown): number {
 /**
  * Invariants:
  * - `active <= concurrency` whenever a task starts: a task starts only after `active++` below it.
- * - `pending` counts live entries of `queue`; settled entries may still sit in it (lazy deletion).
+ * - `queue` holds three slots per waiting task: its function and resolvers, or (when it has a
+ *   signal or a captured context) a `QueuedTask` and two empty slots. Most tasks thus cost no
+ *   object beyond their promise, which matters: at 1e6 queued tasks, the collector's work on what
+ *   they retain is most of the limiter's cost.
+ * - `pending` counts live tasks in `queue`; aborted ones may still sit in it (lazy deletion).
  * - a task's slot is released exactly once, by the shared `release`/`releaseError` reactions on the
  *   promise of its result, whether it returned, threw synchronously or rejected.
  * - starting queued tasks from completions is budgeted per event-loop turn (`TurnBudget`); when
@@ -98,7 +113,7 @@ class LimiterCore {
   concurrency: number;
   active = 0;
   pending = 0;
-  readonly queue = new Fifo<QueuedTask>(1024);
+  readonly queue = new Fifo<Task<unknown> | QueuedTask | Resolve | Reject | undefined>(3072);
   readonly budget = new TurnBudget();
   #resumeScheduled = false;
 
@@ -140,13 +155,23 @@ class LimiterCore {
       }
       return Promise.resolve(result).then(this.release, this.releaseError);
     }
-    const task = new QueuedTask(this, fn, signal, captureContext());
-    resolving = task;
     const promise = new Promise(captureResolvers);
-    resolving = undefined;
-    this.queue.push(task);
+    const resolve = capturedResolve!;
+    const reject = capturedReject!;
+    capturedResolve = capturedReject = undefined;
+    const context = captureContext(promise);
+    if (signal === undefined && context === undefined) {
+      this.queue.push(fn);
+      this.queue.push(resolve);
+      this.queue.push(reject);
+    } else {
+      const task = new QueuedTask(this, fn, signal, context, resolve, reject);
+      this.queue.push(task);
+      this.queue.push(undefined);
+      this.queue.push(undefined);
+      signal?.addEventListener('abort', task, { once: true });
+    }
     this.pending++;
-    signal?.addEventListener('abort', task, { once: true });
     return promise;
   }
 
@@ -161,19 +186,25 @@ class LimiterCore {
         }
         return;
       }
-      const task = this.queue.shift()!;
-      if (task.fn === undefined) continue;
+      const head = this.queue.shift() as Task<unknown> | QueuedTask;
+      const resolve = (this.queue.shift() as Resolve | undefined) ?? (head as QueuedTask).resolve;
+      this.queue.shift();
+      if (typeof head !== 'function' && head.fn === undefined) continue;
       this.pending--;
       this.active++;
-      task.signal?.removeEventListener('abort', task);
       let result: unknown;
       try {
-        result = callInContext(task.context, invoke, task);
+        if (typeof head === 'function') {
+          result = callInContext(undefined, invokePlain, head);
+        } else {
+          head.signal?.removeEventListener('abort', head);
+          result = callInContext(head.context, invoke, head);
+          head.fn = undefined;
+        }
       } catch (error) {
         result = Promise.reject(error);
       }
-      task.fn = undefined;
-      task.resolve(Promise.resolve(result).then(this.release, this.releaseError));
+      resolve(Promise.resolve(result).then(this.release, this.releaseError));
     }
   }
 
@@ -188,10 +219,19 @@ class LimiterCore {
 
   clearQueue(reason: unknown): number {
     let dropped = 0;
-    for (let task = this.queue.shift(); task !== undefined; task = this.queue.shift()) {
-      if (task.fn === undefined) continue;
-      this.abandon(task, new TaskCancelledError('queued task', reason));
-      dropped++;
+    while (this.queue.length > 0) {
+      const head = this.queue.shift() as Task<unknown> | QueuedTask;
+      this.queue.shift();
+      const reject = this.queue.shift() as Reject | undefined;
+      const error = new TaskCancelledError('queued task', reason);
+      if (typeof head === 'function') {
+        this.pending--;
+        reject!(error);
+        dropped++;
+      } else if (head.fn !== undefined) {
+        this.abandon(head, error);
+        dropped++;
+      }
     }
     return dropped;
   }
