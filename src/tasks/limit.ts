@@ -134,6 +134,11 @@ class LimiterCore {
     throw error;
   };
 
+  readonly releaseSlot = (): void => {
+    this.active--;
+    if (this.pending > 0) this.startQueued(true);
+  };
+
   readonly resume = (): void => {
     this.#resumeScheduled = false;
     this.budget.yielded();
@@ -188,7 +193,7 @@ class LimiterCore {
       }
       const head = this.queue.shift() as Task<unknown> | QueuedTask;
       const resolve = (this.queue.shift() as Resolve | undefined) ?? (head as QueuedTask).resolve;
-      this.queue.shift();
+      const reject = (this.queue.shift() as Reject | undefined) ?? (head as QueuedTask).reject;
       if (typeof head !== 'function' && head.fn === undefined) continue;
       this.pending--;
       this.active++;
@@ -204,7 +209,11 @@ class LimiterCore {
       } catch (error) {
         result = Promise.reject(error);
       }
-      resolve(Promise.resolve(result).then(this.release, this.releaseError));
+      // Two reactions with ready-made handlers: settle the caller's promise, then free the slot.
+      // (Resolving it with a derived promise would cost a thenable job and three more objects.)
+      const settled = Promise.resolve(result);
+      settled.then(resolve, reject);
+      settled.then(this.releaseSlot, this.releaseSlot);
     }
   }
 
