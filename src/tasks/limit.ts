@@ -100,12 +100,14 @@ function checkConcurrency(concurrency: unknown): number {
  * Invariants:
  * - `active <= concurrency` whenever a task starts: a task starts only after `active++` below it.
  * - `queue` holds three slots per waiting task: its function and resolvers, or (when it has a
- *   signal or a captured context) a `QueuedTask` and two empty slots. Most tasks thus cost no
+ *   signal or a captured context) a `QueuedTask` and two `null` slots (never `undefined`, which
+ *   `Fifo` reserves for "empty"). Most tasks thus cost no
  *   object beyond their promise, which matters: at 1e6 queued tasks, the collector's work on what
  *   they retain is most of the limiter's cost.
  * - `pending` counts live tasks in `queue`; aborted ones may still sit in it (lazy deletion).
- * - a task's slot is released exactly once, by the shared `release`/`releaseError` reactions on the
- *   promise of its result, whether it returned, threw synchronously or rejected.
+ * - a task's slot is released exactly once, by a shared reaction on the promise of its result
+ *   (`release`/`releaseError` for a task started at once, `releaseSlot` for a queued one), whether
+ *   it returned, threw synchronously or rejected.
  * - starting queued tasks from completions is budgeted per event-loop turn (`TurnBudget`); when
  *   spent, the rest start from `setImmediate`, so tasks that settle at once never starve timers.
  */
@@ -113,7 +115,7 @@ class LimiterCore {
   concurrency: number;
   active = 0;
   pending = 0;
-  readonly queue = new Fifo<Task<unknown> | QueuedTask | Resolve | Reject | undefined>(3072);
+  readonly queue = new Fifo<Task<unknown> | QueuedTask | Resolve | Reject | null>(3072);
   readonly budget = new TurnBudget();
   #resumeScheduled = false;
 
@@ -172,8 +174,8 @@ class LimiterCore {
     } else {
       const task = new QueuedTask(this, fn, signal, context, resolve, reject);
       this.queue.push(task);
-      this.queue.push(undefined);
-      this.queue.push(undefined);
+      this.queue.push(null);
+      this.queue.push(null);
       signal?.addEventListener('abort', task, { once: true });
     }
     this.pending++;
@@ -192,8 +194,8 @@ class LimiterCore {
         return;
       }
       const head = this.queue.shift() as Task<unknown> | QueuedTask;
-      const resolve = (this.queue.shift() as Resolve | undefined) ?? (head as QueuedTask).resolve;
-      const reject = (this.queue.shift() as Reject | undefined) ?? (head as QueuedTask).reject;
+      const resolve = (this.queue.shift() as Resolve | null) ?? (head as QueuedTask).resolve;
+      const reject = (this.queue.shift() as Reject | null) ?? (head as QueuedTask).reject;
       if (typeof head !== 'function' && head.fn === undefined) continue;
       this.pending--;
       this.active++;
@@ -223,6 +225,8 @@ class LimiterCore {
     task.fn = undefined;
     this.pending--;
     task.signal?.removeEventListener('abort', task);
+    // Nobody left waiting: drop the settled entries now rather than when the queue is next used.
+    if (this.pending === 0) this.queue.drain();
     task.reject(error);
   }
 
@@ -231,7 +235,7 @@ class LimiterCore {
     while (this.queue.length > 0) {
       const head = this.queue.shift() as Task<unknown> | QueuedTask;
       this.queue.shift();
-      const reject = this.queue.shift() as Reject | undefined;
+      const reject = this.queue.shift() as Reject | null;
       const error = new TaskCancelledError('queued task', reason);
       if (typeof head === 'function') {
         this.pending--;
