@@ -312,7 +312,8 @@ class MapBounded<T, R> implements AsyncIterableIterator<R, undefined> {
   #close(): void {
     this.#closed = true;
     this.#outerSignal?.removeEventListener('abort', this.#onOuterAbort);
-    this.#results.drain();
+    // Results may be `undefined`, which `Fifo.drain()` would take for the end: empty it by count.
+    while (this.#results.length > 0) this.#results.shift();
     this.#slots.fill(undefined);
     this.#endWaiters();
   }

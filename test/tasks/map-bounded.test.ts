@@ -179,3 +179,13 @@ test('rejects bad arguments', () => {
     code: 'SLUICE_ERR_INVALID_ARGUMENT',
   });
 });
+
+test('undefined results are results like any other', async () => {
+  for (const ordered of [true, false]) {
+    const out: unknown[] = [];
+    for await (const value of mapBounded([1, 2, 3], async () => undefined, { concurrency: 2, ordered })) {
+      out.push(value);
+    }
+    assert.deepEqual(out, [undefined, undefined, undefined]);
+  }
+});

@@ -176,3 +176,9 @@ test('rejects bad options', () => {
     code: 'SLUICE_ERR_INVALID_ARGUMENT',
   });
 });
+
+test('undefined results are results like any other', async () => {
+  const set = new TaskSet<undefined>({ concurrency: 1 });
+  for (let index = 0; index < 3; index++) set.add(() => undefined);
+  assert.deepEqual(await set.drain(), [undefined, undefined, undefined]);
+});
