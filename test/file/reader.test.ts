@@ -333,3 +333,23 @@ describe('worker strategy under contention', () => {
     for (const result of results) assert.ok(result.equals(content));
   });
 });
+
+describe('closing a worker reader that waits for a free worker', () => {
+  test('the wait ends at once and nothing is leased or left open', async () => {
+    const { MAX_READ_WORKERS } = await import('../../src/file/index.js');
+    const busy = await Promise.all(
+      Array.from({ length: MAX_READ_WORKERS }, () =>
+        openReader(file, { strategy: 'worker', windowSize: 4096, readAhead: 0 }),
+      ),
+    );
+    for (const reader of busy) assert.ok(await reader.next()); // each holds a worker now
+    const fds = openFds();
+    const controller = new AbortController();
+    const queued = await openReader(file, { strategy: 'worker', signal: controller.signal });
+    const pending = queued.next();
+    controller.abort();
+    await assert.rejects(pending, code('SLUICE_ERR_ABORTED'));
+    assert.equal(openFds(), fds, 'the queued reader closed its file');
+    for (const reader of busy) await reader.close();
+  });
+});

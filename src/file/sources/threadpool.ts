@@ -48,6 +48,7 @@ export class ThreadpoolSource implements WindowSource {
   }
 
   async next(): Promise<Buffer | null> {
+    if (this.#stopped) return null;
     const previous = this.#held;
     this.#held = undefined;
     if (previous !== undefined) {

@@ -10,7 +10,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { POISON_BYTE } from '../../buffers/index.js';
-import { FileGrewError, FileShrankError, ReadWorkerError } from '../../errors.js';
+import { AbortError, FileGrewError, FileShrankError, ReadWorkerError } from '../../errors.js';
 import { debugEnabled } from '../../internal/debug.js';
 import { Fifo } from '../../internal/fifo.js';
 import { fromOsError } from '../os-errors.js';
@@ -81,14 +81,30 @@ const workers: ReadWorker[] = [];
 const idle: ReadWorker[] = [];
 const waiting = new Fifo<(worker: ReadWorker) => void>();
 
-async function leaseWorker(): Promise<ReadWorker> {
+/** Takes an idle read worker, starts one under the cap, or waits (first come, first served). */
+async function leaseWorker(signal: AbortSignal | undefined): Promise<ReadWorker> {
   let worker = idle.pop();
   while (worker?.failed) worker = idle.pop();
   if (worker === undefined && workers.length < MAX_READ_WORKERS) {
     worker = new ReadWorker();
     workers.push(worker);
   }
-  if (worker === undefined) worker = await new Promise<ReadWorker>((resolve) => waiting.push(resolve));
+  worker ??= await new Promise<ReadWorker>((resolve, reject) => {
+    const onAbort = (): void => {
+      waiting.remove(take);
+      reject(new AbortError('waiting for a read worker', signal?.reason));
+    };
+    const take = (leased: ReadWorker): void => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(leased);
+    };
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    waiting.push(take);
+  });
   load.busyWorkers++;
   return worker;
 }
@@ -178,7 +194,7 @@ export class WorkerSource implements WindowSource {
   }
 
   async #start(): Promise<void> {
-    const worker = await leaseWorker();
+    const worker = await leaseWorker(this.#job.signal);
     if (this.#stopped) {
       // Closed while waiting for a worker: give it back unused.
       returnWorker(worker);
