@@ -174,6 +174,48 @@ export class ReadWorkerError extends SluiceError {
 // ---------------------------------------------------------------------------------------------
 // sluice/http
 
+/** A request path tries to leave the served root or is not a path sluice will map to a file. */
+export class UnsafePathError extends SluiceError {
+  /** The HTTP status the server answers with (400 for malformed paths, 403 for escapes). */
+  readonly status: number;
+
+  constructor(requestPath: string, reason: string, status = 400) {
+    super('SLUICE_ERR_UNSAFE_PATH', `refusing request path ${describe(requestPath)}: ${reason}`);
+    this.status = status;
+  }
+}
+
+/** Every range of a `Range` header lies outside the representation (answered with 416). */
+export class RangeNotSatisfiableError extends SluiceError {
+  constructor(header: string, size: number) {
+    super(
+      'SLUICE_ERR_RANGE_NOT_SATISFIABLE',
+      `range ${describe(header)} is not satisfiable for a representation of ${size} bytes`,
+    );
+  }
+}
+
+/** `sendFile` / `sendZip` was called on a response whose headers were already sent. */
+export class ResponseStartedError extends SluiceError {
+  constructor(what: string) {
+    super('SLUICE_ERR_RESPONSE_STARTED', `${what}: the response headers were already sent`);
+  }
+}
+
+/** The library root of a download server does not exist or is not a directory. */
+export class LibraryRootError extends SluiceError {
+  constructor(root: string, reason: string, cause?: unknown) {
+    super('SLUICE_ERR_LIBRARY_ROOT', `cannot serve ${root}: ${reason}`, { cause });
+  }
+}
+
+/** The ZIP module is not available in this build, so `/<book>.zip` cannot be served. */
+export class ZipUnavailableError extends SluiceError {
+  constructor(detail: string) {
+    super('SLUICE_ERR_ZIP_UNAVAILABLE', `on-the-fly ZIP archives are not available: ${detail}`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // sluice/log
 
