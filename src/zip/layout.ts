@@ -105,16 +105,16 @@ export class Layout {
 
   /** The bytes of a header piece (not `PIECE_DATA`); `crc32` is its entry's CRC. */
   render(piece: number, crc32: number): Buffer {
+    const kind = this.pieceKind[piece];
+    if (kind === PIECE_END) return directoryEnd(this.directoryEnd);
     const record = this.records[this.pieceEntry[piece]!]!;
-    switch (this.pieceKind[piece]) {
+    switch (kind) {
       case PIECE_LOCAL:
         return localHeader(record, crc32);
       case PIECE_DESCRIPTOR:
         return dataDescriptor(record, crc32);
       case PIECE_CENTRAL:
         return centralHeader(record, crc32);
-      case PIECE_END:
-        return directoryEnd(this.directoryEnd);
       default:
         throw new Error(`piece ${piece} is file data, not a header`);
     }

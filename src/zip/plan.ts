@@ -169,7 +169,7 @@ async function* streamRange(
   const { signal } = options;
   // CRCs of data-descriptor entries, known once their data went by (they are only streamed whole)
   const computed = new Map<number, number>();
-  const crcOf = (index: number): number => entries[index]!.crc32 ?? computed.get(index) ?? 0;
+  const crcOf = (index: number): number => entries[index]?.crc32 ?? computed.get(index) ?? 0;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   const takePending = (): Buffer => {
