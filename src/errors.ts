@@ -168,6 +168,57 @@ export class ReadWorkerError extends SluiceError {
 // ---------------------------------------------------------------------------------------------
 // sluice/zip
 
+/** An archive entry name is unsafe or malformed (APPNOTE 4.4.17: relative, '/'-separated, no drive). */
+export class ZipEntryNameError extends SluiceError {
+  constructor(name: string, reason: string) {
+    super('SLUICE_ERR_ZIP_ENTRY_NAME', `bad archive entry name ${describe(name)}: ${reason}`);
+  }
+}
+
+/** Two entries of one archive have the same name (a file and a folder of the same path included). */
+export class ZipDuplicateNameError extends SluiceError {
+  constructor(name: string) {
+    super('SLUICE_ERR_ZIP_DUPLICATE_NAME', `archive entry name ${describe(name)} appears more than once`);
+  }
+}
+
+/** A source file changed (size or mtime) between planning the archive and streaming its bytes. */
+export class ZipSourceChangedError extends SluiceError {
+  constructor(path: string, what: string, planned: number, actual: number) {
+    super(
+      'SLUICE_ERR_ZIP_SOURCE_CHANGED',
+      `${path} changed since the archive was planned: ${what} was ${planned}, is ${actual} now`,
+    );
+  }
+}
+
+/** A byte range outside the archive was asked of `ZipPlan.stream()`. */
+export class ZipRangeError extends SluiceError {
+  constructor(start: number, end: number, size: number) {
+    super(
+      'SLUICE_ERR_ZIP_RANGE',
+      `byte range ${start}-${end} (end inclusive) is not inside the archive, which has ${size} bytes`,
+    );
+  }
+}
+
+/** A byte range was asked of a streaming plan (an entry without a known CRC-32 or size). */
+export class ZipNotRangeableError extends SluiceError {
+  constructor(entryName: string) {
+    super(
+      'SLUICE_ERR_ZIP_NOT_RANGEABLE',
+      `this archive streams with data descriptors (entry ${describe(entryName)} has no known CRC-32 or size), so it can only be streamed whole`,
+    );
+  }
+}
+
+/** The persistent CRC cache cannot be opened or written. */
+export class CrcCacheError extends SluiceError {
+  constructor(path: string, cause: unknown) {
+    super('SLUICE_ERR_CRC_CACHE', `CRC cache ${path} cannot be used: ${messageOf(cause)}`, { cause });
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // sluice/write
 
@@ -206,13 +257,6 @@ export class ResponseStartedError extends SluiceError {
 export class LibraryRootError extends SluiceError {
   constructor(root: string, reason: string, cause?: unknown) {
     super('SLUICE_ERR_LIBRARY_ROOT', `cannot serve ${root}: ${reason}`, { cause });
-  }
-}
-
-/** The ZIP module is not available in this build, so `/<book>.zip` cannot be served. */
-export class ZipUnavailableError extends SluiceError {
-  constructor(detail: string) {
-    super('SLUICE_ERR_ZIP_UNAVAILABLE', `on-the-fly ZIP archives are not available: ${detail}`);
   }
 }
 

@@ -17,14 +17,14 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import type { BufferPool } from '../buffers/index.js';
-import { LibraryRootError, SluiceError, UnsafePathError, ZipUnavailableError } from '../errors.js';
+import { LibraryRootError, SluiceError, UnsafePathError } from '../errors.js';
 import { createBufferBudget } from './budget.js';
 import { hrefOf, type Library, scanLibrary } from './library.js';
 import { ServerMetrics } from './metrics.js';
 import { renderIndexPage } from './page.js';
 import { requestSegments, resolveInside } from './paths.js';
 import { type SendResult, sendFile, sendStatus, sendZip } from './send.js';
-import { loadDefaultZipProvider, memoizeZipProvider, type ZipProvider } from './zip-provider.js';
+import { defaultZipProvider, memoizeZipProvider, type ZipProvider } from './zip-provider.js';
 
 export interface DownloadServerOptions {
   /** The library directory. */
@@ -47,8 +47,10 @@ export interface DownloadServerOptions {
   keepAliveTimeoutMs?: number | undefined;
   /** Larger request headers get 431. Default 16 KiB. */
   maxHeaderSize?: number | undefined;
-  /** How `/<book>.zip` is built; default sluice/zip; `false` disables the route. */
+  /** How `/<book>.zip` is built; default sluice/zip; `false` disables the route (404). */
   zip?: ZipProvider | false | undefined;
+  /** Where sluice/zip keeps CRCs between runs (default: its default location); `false`: none. */
+  crcCachePath?: string | false | undefined;
   /** Called with unexpected errors (a file failing mid-body, ...); default: none. */
   onError?: ((error: unknown) => void) | undefined;
 }
@@ -78,10 +80,9 @@ export function createDownloadServer(options: DownloadServerOptions): DownloadSe
   const transfers = new Set<Promise<unknown>>();
   const onError = options.onError ?? (() => {});
 
-  let zipProvider: Promise<ZipProvider | undefined>;
-  if (options.zip === false) zipProvider = Promise.resolve(undefined);
-  else if (options.zip !== undefined) zipProvider = Promise.resolve(memoizeZipProvider(options.zip));
-  else zipProvider = loadDefaultZipProvider().then((provider) => provider && memoizeZipProvider(provider));
+  const ownZip = options.zip === undefined ? defaultZipProvider(root, options.crcCachePath) : undefined;
+  const zipSource = options.zip === false ? undefined : (options.zip ?? ownZip?.provider);
+  const zipProvider = zipSource === undefined ? undefined : memoizeZipProvider(zipSource);
 
   let library: { value: Promise<Library>; expires: number } | undefined;
   const currentLibrary = (): Promise<Library> => {
@@ -190,7 +191,12 @@ export function createDownloadServer(options: DownloadServerOptions): DownloadSe
       }
       const code = (error as NodeJS.ErrnoException).code;
       const last = segments[segments.length - 1]!;
-      if ((code === 'ENOENT' || code === 'ENOTDIR') && segments.length === 1 && last.endsWith('.zip')) {
+      if (
+        (code === 'ENOENT' || code === 'ENOTDIR') &&
+        segments.length === 1 &&
+        last.endsWith('.zip') &&
+        zipProvider !== undefined
+      ) {
         await serveZip(req, res, last.slice(0, -'.zip'.length));
         return;
       }
@@ -222,11 +228,7 @@ export function createDownloadServer(options: DownloadServerOptions): DownloadSe
       sendStatus(res, error instanceof UnsafePathError ? error.status : 404);
       return;
     }
-    const provider = await zipProvider;
-    if (provider === undefined) {
-      sendStatus(res, 501, new ZipUnavailableError('sluice/zip is not part of this build').message);
-      return;
-    }
+    const provider = zipProvider!;
     const abort = new AbortController();
     const onClose = (): void => abort.abort();
     res.once('close', onClose);
@@ -319,6 +321,7 @@ export function createDownloadServer(options: DownloadServerOptions): DownloadSe
         await Promise.allSettled([...transfers]);
         pool.close();
         metrics.stop();
+        await ownZip?.close();
       })();
       return closing;
     },

@@ -1,33 +1,63 @@
 /**
- * How the server gets a ZIP plan for a book directory. By default from sluice/zip
- * (`planZip(await zipDirectory(dir))`), with concurrent requests for the same book sharing one
- * plan for a moment (5000 clients asking for the same book at once build it once).
+ * How the server gets a ZIP plan for a book directory: `planZip(await zipDirectory(dir))` of
+ * sluice/zip with one persistent CRC cache, entries whose real path leaves the library root
+ * dropped (zipDirectory follows symlinks to files), and concurrent requests for the same book
+ * sharing one plan for a moment (5000 clients asking for the same book at once build it once).
  */
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { CrcCache, planZip, type ZipEntryInput, zipDirectory } from '../zip/index.js';
 import type { ZipPlanLike } from './send.js';
 
 export type ZipProvider = (bookDir: string, signal?: AbortSignal) => Promise<ZipPlanLike>;
 
-interface ZipModule {
-  planZip(entries: readonly unknown[]): ZipPlanLike;
-  zipDirectory(dir: string, options?: { signal?: AbortSignal }): Promise<unknown[]>;
+export interface DefaultZipProvider {
+  provider: ZipProvider;
+  close(): Promise<void>;
 }
 
-/** sluice/zip's provider, or undefined when the module is not part of this build. */
-export async function loadDefaultZipProvider(): Promise<ZipProvider | undefined> {
-  // a computed specifier: the zip module is optional at build time
-  const specifier = '../zip/index.js';
-  let zip: Partial<ZipModule>;
-  try {
-    zip = (await import(specifier)) as Partial<ZipModule>;
-  } catch {
-    return undefined;
-  }
-  const { planZip, zipDirectory } = zip;
-  if (typeof planZip !== 'function' || typeof zipDirectory !== 'function') return undefined;
-  return async (bookDir, signal) => {
-    const entries = await zipDirectory(bookDir, signal === undefined ? {} : { signal });
-    return planZip(entries);
+/**
+ * sluice/zip's provider for books under `realRoot`. `crcCachePath`: where CRCs persist (default:
+ * sluice/zip's default location); `false` computes them on every plan.
+ */
+export function defaultZipProvider(realRoot: string, crcCachePath?: string | false): DefaultZipProvider {
+  let cache: Promise<CrcCache> | undefined;
+  const openCache = (): Promise<CrcCache | false> => {
+    if (crcCachePath === false) return Promise.resolve(false);
+    cache ??= CrcCache.open(crcCachePath);
+    return cache;
   };
+  return {
+    async provider(bookDir, signal) {
+      const crcCache = await openCache();
+      const options: { crcCache: CrcCache | false; prefix: string; signal?: AbortSignal } = {
+        crcCache,
+        // the archive unpacks into a folder named like the book
+        prefix: path.basename(bookDir),
+      };
+      if (signal !== undefined) options.signal = signal;
+      const entries = await zipDirectory(bookDir, options);
+      return planZip(await insideRoot(realRoot, entries));
+    },
+    async close() {
+      if (cache !== undefined) await (await cache).close();
+    },
+  };
+}
+
+/** Drops entries whose source is a symlink leading outside `realRoot`. */
+async function insideRoot(realRoot: string, entries: ZipEntryInput[]): Promise<ZipEntryInput[]> {
+  const prefix = realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep;
+  const kept: ZipEntryInput[] = [];
+  for (const entry of entries) {
+    if (entry.source === undefined) {
+      kept.push(entry);
+      continue;
+    }
+    const real = await realpath(entry.source).catch(() => undefined);
+    if (real !== undefined && real.startsWith(prefix)) kept.push(entry);
+  }
+  return kept;
 }
 
 /** Memoizes plans per directory for `ttlMs` (a plan is a few hundred bytes per entry), at most `maxPlans`. */

@@ -5,7 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { createDownloadServer, type DownloadServer } from '../../src/http/server.js';
-import { eventually, patternBytes, rawExchange, request, statusOf, tempDir, writeFiles } from './helpers.js';
+import { eventually, openFds, patternBytes, rawExchange, request, statusOf, tempDir, writeFiles } from './helpers.js';
 
 const temp = tempDir();
 const outside = tempDir('sluice-outside-');
@@ -28,7 +28,7 @@ before(async () => {
   symlinkSync(path.join(outside.dir, 'secret.txt'), path.join(temp.dir, 'Big', 'link.txt'));
   server = createDownloadServer({
     root: temp.dir,
-    zip: false,
+    crcCachePath: false,
     windowSize: 16 * 1024,
     bufferBudget: 8 * 16 * 1024,
     maxConnections: 6,
@@ -65,7 +65,7 @@ test('index page, /api/books and files by URL, including non-ASCII names', async
   };
   const book = api.books.find((entry) => entry.name === 'Les Misérables')!;
   assert.equal(book.bytes, 150_000);
-  assert.equal(book.zip, null, 'zip disabled here');
+  assert.equal(book.zip, '/Les%20Mis%C3%A9rables.zip');
   assert.deepEqual(
     book.files.map((file) => file.name),
     ['01 Fantine.mp3', '02 Cosette.mp3'],
@@ -78,7 +78,11 @@ test('index page, /api/books and files by URL, including non-ASCII names', async
   assert.equal(file.status, 200);
   assert.ok(file.body.equals(patternBytes(100_000, 1)));
   assert.equal((await request(`${base}loose.txt`)).body.toString(), 'a loose file\n');
-  assert.equal((await request(`${base}Big.zip`)).status, 501);
+  const zip = await request(`${base}Big.zip`);
+  assert.equal(zip.status, 200);
+  assert.equal(zip.headers['content-type'], 'application/zip');
+  assert.ok(!zip.body.includes(SECRET), 'a symlink leaving the root is not archived');
+  assert.ok(zip.body.includes('Big/big.mp3'), 'entries are under the book folder');
   assert.equal((await request(`${base}nothing.zip`)).status, 404);
   assert.equal((await request(`${base}`, { method: 'DELETE' })).status, 405);
 });
@@ -207,4 +211,23 @@ test('close() is graceful: a running download finishes, new connections are refu
   const body = response.subarray(response.indexOf('\r\n\r\n') + 4);
   assert.ok(body.equals(big), `received ${body.length} of ${big.length} bytes`);
   socket.destroy();
+});
+
+test('aborted ZIP downloads close their files and return their windows (fds and pool agree)', async () => {
+  await request(`${base}Big.zip`);
+  const fdsBefore = openFds();
+  const sockets: net.Socket[] = [];
+  for (let i = 0; i < 5; i++) {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('GET /Big.zip HTTP/1.1\r\nHost: x\r\n\r\n');
+    await once(socket, 'data');
+    socket.pause();
+    sockets.push(socket);
+  }
+  await eventually(() => server.metrics.transfersActive === 5, 3000, 'five ZIP transfers running');
+  for (const socket of sockets) socket.destroy();
+  await eventually(() => server.metrics.transfersActive === 0, 3000, 'transfers ended');
+  await eventually(() => server.pool.stats().inUse === 0, 3000, 'windows returned');
+  await eventually(() => openFds() <= fdsBefore, 3000, `fds back to ${fdsBefore}`);
 });
