@@ -55,7 +55,7 @@ async function insideRoot(realRoot: string, entries: ZipEntryInput[]): Promise<Z
       continue;
     }
     const real = await realpath(entry.source).catch(() => undefined);
-    if (real !== undefined && real.startsWith(prefix)) kept.push(entry);
+    if (real?.startsWith(prefix)) kept.push(entry);
   }
   return kept;
 }

@@ -5,7 +5,16 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { createDownloadServer, type DownloadServer } from '../../src/http/server.js';
-import { eventually, openFds, patternBytes, rawExchange, request, statusOf, tempDir, writeFiles } from './helpers.js';
+import {
+  eventually,
+  openFds,
+  patternBytes,
+  rawExchange,
+  request,
+  statusOf,
+  tempDir,
+  writeFiles,
+} from './helpers.js';
 
 const temp = tempDir();
 const outside = tempDir('sluice-outside-');
