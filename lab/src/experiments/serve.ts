@@ -4,6 +4,8 @@
  * rate-limited slow ones, some aborting midway. Server figures come from /proc (VmHWM, VmRSS,
  * utime+stime of all threads, /proc/PID/fd); client figures from the load generator's process.
  */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { dataDir, ensureFile, warmPageCache } from '../harness/data.js';
 import { type Case, measureInterleaved, selected } from '../harness/measure.js';
 import { runInChild } from '../harness/process.js';
@@ -31,6 +33,22 @@ interface Workload {
   kind: 'fast' | 'slow' | 'abort';
 }
 
+/** The book of the ZIP rows: 8 chapters of 256 KiB (a 2 MiB archive, like the small file). */
+const BOOK = { dir: 'serve-book', chapters: 8, chapterSize: 256 * 1024 };
+const ZIP_FILE = 'book.zip';
+
+function ensureBook(): void {
+  mkdirSync(path.join(dataDir(), BOOK.dir), { recursive: true });
+  for (let i = 1; i <= BOOK.chapters; i++) {
+    const file = ensureFile(
+      `${BOOK.dir}/${String(i).padStart(2, '0')} Chapter.mp3`,
+      BOOK.chapterSize,
+      1000 + i,
+    );
+    warmPageCache(file);
+  }
+}
+
 function workloads(context: RunContext): Workload[] {
   const small = { file: '2MiB', name: 'serve-2MiB.bin', size: 2 * MiB };
   const largeSize = context.quick ? 32 * MiB : LARGE_SIZE;
@@ -40,12 +58,14 @@ function workloads(context: RunContext): Workload[] {
     name: context.quick ? 'serve-32MiB.bin' : `fileread-${LARGE_SIZE}.bin`,
     size: largeSize,
   };
+  const book = { file: ZIP_FILE, name: `${BOOK.dir}.zip`, size: BOOK.chapters * BOOK.chapterSize };
   const list: Workload[] = [];
   if (context.quick) {
     list.push({ ...small, clients: 50, kind: 'fast' });
     list.push({ ...small, clients: 50, kind: 'slow' });
     list.push({ ...small, clients: 50, kind: 'abort' });
     list.push({ ...large, clients: 4, kind: 'fast' });
+    list.push({ ...book, clients: 50, kind: 'slow' });
     return list;
   }
   const ladder = [10, 20, 100, 250, 1000, 5000];
@@ -53,6 +73,7 @@ function workloads(context: RunContext): Workload[] {
   for (const clients of context.full ? ladder : [1000, 5000]) list.push({ ...small, clients, kind: 'slow' });
   list.push({ ...small, clients: 1000, kind: 'abort' });
   for (const clients of context.full ? ladder : [10, 20]) list.push({ ...large, clients, kind: 'fast' });
+  for (const clients of context.full ? ladder : [1000, 5000]) list.push({ ...book, clients, kind: 'slow' });
   return list;
 }
 
@@ -144,6 +165,11 @@ export const serve: Experiment = {
     const files = new Map<string, string>();
     for (const workload of list) {
       if (files.has(workload.name)) continue;
+      if (workload.file === ZIP_FILE) {
+        ensureBook();
+        files.set(workload.name, BOOK.dir);
+        continue;
+      }
       context.progress(`preparing ${workload.name} (${workload.size} bytes)`);
       const file = ensureFile(workload.name, workload.size, workload.size === 2 * MiB ? 21 : 636);
       warmPageCache(file);
@@ -164,6 +190,9 @@ export const serve: Experiment = {
           run: () => measureOnce(variant, workload, root, context.quick),
         };
         if (variant === 'nginx' && !haveNginx) entry.skipped = 'nginx not installed';
+        if (workload.file === ZIP_FILE && (variant === 'nginx' || variant === 'thread-per-client')) {
+          entry.skipped = 'no on-the-fly ZIP in this server (nginx needs mod_zip, not in Debian)';
+        }
         if (variant === 'thread-per-client' && workload.clients > threadMax) {
           entry.skipped = `${workload.clients} Node worker threads (one per client) exceed this machine's budget; --full runs up to ${THREADS_FULL_MAX}`;
         }
@@ -174,6 +203,9 @@ export const serve: Experiment = {
     notes.push(
       'mbPerS is the body bytes all clients received divided by the wall time of the whole load; ' +
         'maxRequestMs excludes aborted clients; openFdsAfter and rssAfterMb are read 1 s after the last client finished.',
+      `${ZIP_FILE} rows: clients download a book (${BOOK.chapters} x ${BOOK.chapterSize / 1024} KiB) as an on-the-fly ZIP; ` +
+        'sluice serves /<book>.zip (exact Content-Length, Range); the stream-pipe row is archiver (store) piped to the ' +
+        'response, chunked, whose byte count includes the chunk framing.',
       'sluice rows also report windowsInUseAfter and openFilesAfter from its own /metrics (both must be 0) and bufferPeakMb.',
     );
     const result: ExperimentResult = {

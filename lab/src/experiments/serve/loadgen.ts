@@ -17,6 +17,8 @@ export interface LoadArgs {
   abortFraction: number;
   timeoutMs: number;
   connectBurst?: number;
+  /** For bodies of unknown length: an aborting client stops after this many bytes. Default 1 MiB. */
+  abortAfterBytes?: number;
 }
 
 export async function load(args: LoadArgs): Promise<Record<string, number>> {
@@ -57,6 +59,11 @@ export async function load(args: LoadArgs): Promise<Record<string, number>> {
         let body = 0;
         let settled = false;
         let wasConnected = false;
+        let untilClose = false;
+        let bodyComplete = false;
+        let tail = '';
+        // an aborting client of an unsized (chunked) body stops after this many bytes
+        const abortAfter = args.abortAfterBytes ?? 1024 * 1024;
         const timer = setTimeout(() => finish('error'), args.timeoutMs);
         const finish = (how: 'ok' | 'error' | 'aborted'): void => {
           if (settled) return;
@@ -85,17 +92,21 @@ export async function load(args: LoadArgs): Promise<Record<string, number>> {
             const text = head.subarray(0, end).toString('latin1');
             const status = Number(text.slice(9, 12));
             const length = /\r\ncontent-length:\s*(\d+)/i.exec(text);
-            if (status !== 200 || length === null) {
+            const chunked = /\r\ntransfer-encoding:\s*chunked/i.test(text);
+            if (status !== 200 || (length === null && !chunked)) {
               finish('error');
               return;
             }
-            bodyExpected = Number(length[1]);
+            // chunked (archiver's ZIPs): read until the server closes; the count includes the chunk framing
+            bodyExpected = length === null ? Number.POSITIVE_INFINITY : Number(length[1]);
+            untilClose = length === null;
             body = head.length - end - 4;
             head = Buffer.alloc(0);
           } else {
             body += chunk.length;
           }
-          if (aborts && body >= bodyExpected / 2) {
+          if (untilClose) tail = (tail + chunk.toString('latin1', Math.max(0, chunk.length - 16))).slice(-16);
+          if (aborts && body >= (untilClose ? abortAfter : bodyExpected / 2)) {
             finish('aborted');
             return;
           }
@@ -113,7 +124,12 @@ export async function load(args: LoadArgs): Promise<Record<string, number>> {
           }
         });
         socket.on('error', () => finish('error'));
-        socket.on('close', () => finish(bodyExpected >= 0 && body === bodyExpected ? 'ok' : 'error'));
+        socket.on('end', () => {
+          if (untilClose && /\r\n0\r\n\r\n$/.test(tail)) bodyComplete = true;
+        });
+        socket.on('close', () =>
+          finish((bodyExpected >= 0 && body === bodyExpected) || bodyComplete ? 'ok' : 'error'),
+        );
       });
     launch();
   });

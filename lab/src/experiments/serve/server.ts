@@ -4,11 +4,12 @@
  * prints `READY <port>` and serves `GET /<name>` for files in ROOT until SIGTERM. VARIANT is
  * `thread-per-client`, `stream-pipe` or `sluice` (nginx is started by the orchestrator itself).
  */
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { ZipArchive } from 'archiver';
 import { createDownloadServer } from 'sluice/http';
 
 const [variant, root] = process.argv.slice(2);
@@ -70,7 +71,34 @@ function threadPerClient(req: http.IncomingMessage, res: http.ServerResponse): v
   worker.on('error', () => res.destroy());
 }
 
+/**
+ * `/<book>.zip` the way Node servers usually do it: archiver (store only) piped to the response,
+ * chunked (archiver cannot know the length), no Range.
+ */
+function archiverZip(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const book = decodeURIComponent((req.url ?? '/').slice(1, -'.zip'.length));
+  const dir = path.join(root!, book);
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    res.writeHead(404).end();
+    return;
+  }
+  res.writeHead(200, { 'Content-Type': 'application/zip' });
+  const archive = new ZipArchive({ store: true });
+  archive.on('error', () => res.destroy());
+  res.on('close', () => archive.abort());
+  archive.pipe(res);
+  for (const name of names) archive.file(path.join(dir, name), { name: `${book}/${name}` });
+  void archive.finalize();
+}
+
 function streamPipe(req: http.IncomingMessage, res: http.ServerResponse): void {
+  if (req.url?.endsWith('.zip')) {
+    archiverZip(req, res);
+    return;
+  }
   const target = fileOf(req.url);
   if (target === undefined) {
     res.writeHead(404).end();
