@@ -79,13 +79,14 @@ export function openFileWindows(path: string, options: FileWindowsOptions): Wind
       return null;
     }
     if (signal?.aborted) throw new AbortError(`reading ${path}`, signal.reason);
-    if (fd === undefined) fd = await openForReading(path);
+    // the window first: a transfer waiting in the budget's queue holds no file open
     const slab = await pool.acquire(signal);
     window = slab;
     if (closed) {
       releaseWindow();
       throw new ReaderClosedError(path);
     }
+    if (fd === undefined) fd = await openForReading(path);
     const length = Math.min(slab.length, end - position + 1);
     const bytesRead = await readAt(fd, slab, length, position, path);
     if (bytesRead === 0) throw new FileShrankError(path, end + 1, position);

@@ -199,14 +199,23 @@ export async function sendEntity(
     return { status, bytes: 0, aborted: false };
   }
   const pool = options.pool ?? defaultBufferBudget();
-  const source = entity.open(range, pool, options.signal);
+  // the client leaving (or `signal`) also cancels a wait for a window in the budget's queue
+  const gone = new AbortController();
+  const onGone = (): void => gone.abort(options.signal?.reason);
+  res.once('close', onGone);
+  options.signal?.addEventListener('abort', onGone, { once: true });
+  const source = entity.open(range, pool, gone.signal);
   try {
     const result = await pump(source, res, options.onBytes, options.signal);
     return { status, ...result };
   } catch (error) {
+    if (gone.signal.aborted) return { status, bytes: 0, aborted: true };
     // headers (and maybe bytes) are out: the only honest signal left is a cut connection
     res.destroy(error as Error);
     return { status, bytes: 0, aborted: true, error: error as Error };
+  } finally {
+    res.removeListener('close', onGone);
+    options.signal?.removeEventListener('abort', onGone);
   }
 }
 

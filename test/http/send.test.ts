@@ -261,3 +261,19 @@ test('sendZip: a plan that is not rangeable ignores Range and says Accept-Ranges
     zipServer.close();
   }
 });
+
+test('a client that leaves while waiting for a window leaves the queue at once', async () => {
+  // hold every window of the budget so the next transfer has to wait
+  const held = [await pool.acquire(), await pool.acquire(), await pool.acquire(), await pool.acquire()];
+  try {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('GET /track.mp3 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await eventually(() => pool.stats().waiting === 1, 3000, 'a waiting transfer');
+    socket.destroy();
+    await eventually(() => pool.stats().waiting === 0, 3000, 'the waiter gone');
+  } finally {
+    for (const window of held) pool.release(window);
+  }
+  assert.equal(pool.stats().inUse, 0);
+});

@@ -91,7 +91,22 @@ export const serveCommand: Command = {
       onError: (error) =>
         io.stderr.write(`sluice serve: ${error instanceof Error ? error.message : String(error)}\n`),
     });
-    const url = await server.listen(port, host);
+    let url: string;
+    try {
+      url = await server.listen(port, host);
+    } catch (error) {
+      await server.close({ graceMs: 0 });
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+        const why =
+          code === 'EADDRINUSE' ? 'is in use' : code === 'EACCES' ? 'needs privileges' : 'is not available';
+        io.stderr.write(
+          `sluice serve: ${host}:${port} ${why} (${code}); pick another with --port (0: any free port)\n`,
+        );
+        return 1;
+      }
+      throw error;
+    }
     io.stdout.write(`sluice serve: serving ${server.root} at ${url}\n`);
     await new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals): void => {
