@@ -1,5 +1,6 @@
 import type { Experiment } from '../harness/types.js';
+import { fileread } from './fileread.js';
 import { serve } from './serve.js';
 
 /** Every experiment, in the order `sluice-lab all` runs them. */
-export const experiments: readonly Experiment[] = [serve];
+export const experiments: readonly Experiment[] = [fileread, serve];
