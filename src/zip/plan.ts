@@ -65,6 +65,8 @@ export interface ZipPlan {
 
 /** Header bytes are gathered up to this much before they are yielded (one chunk, not thousands). */
 const HEADER_BATCH_BYTES = 64 * 1024;
+/** File data up to this size is copied into the header batch instead of being yielded on its own. */
+const SMALL_DATA_BYTES = 16 * 1024;
 /** Bumped whenever the bytes for the same entries change, so old ETags stop matching. */
 const LAYOUT_VERSION = 'sluice-zip/1';
 
@@ -186,11 +188,29 @@ async function* streamRange(
     const to = Math.min(end, layout.pieceStart[piece + 1]! - 1) - pieceStart; // inclusive
     const index = layout.pieceEntry[piece]!;
     if (layout.pieceKind[piece] === PIECE_DATA) {
-      if (pendingBytes > 0) yield takePending();
+      // small data joins the header batch (a copy: the window is only lent); large data is yielded as is
+      const small = to - from + 1 <= SMALL_DATA_BYTES;
+      if (!small && pendingBytes > 0) yield takePending();
       const entry = entries[index]!;
       const wantCrc = entry.crc32 === undefined;
-      const crc = yield* streamData(entry, layout.records[index]!.size, from, to, wantCrc, options);
-      if (wantCrc) computed.set(index, crc);
+      const data = streamData(entry, layout.records[index]!.size, from, to, wantCrc, options);
+      try {
+        for (let step = await data.next(); ; step = await data.next()) {
+          if (step.done === true) {
+            if (wantCrc) computed.set(index, step.value);
+            break;
+          }
+          if (small) {
+            pending.push(Buffer.from(step.value));
+            pendingBytes += step.value.length;
+          } else {
+            yield step.value;
+          }
+        }
+      } finally {
+        await data.return(0); // closes the file when the consumer stopped early; a no-op after the end
+      }
+      if (pendingBytes >= HEADER_BATCH_BYTES) yield takePending();
     } else {
       const bytes = layout.render(piece, crcOf(index));
       pending.push(from === 0 && to === bytes.length - 1 ? bytes : bytes.subarray(from, to + 1));

@@ -79,9 +79,12 @@ export async function openSource(path: string, options: SourceOptions = {}): Pro
     if (start < 0 || (end >= stat.size && end >= start) || start > end + 1) {
       throw new RangeOutsideFileError(path, start, end, stat.size);
     }
+    // no larger than the range: a small file gets a small window
     const window = pool
       ? await pool.acquire(signal)
-      : Buffer.allocUnsafeSlow(options.windowSize ?? DEFAULT_WINDOW_SIZE);
+      : Buffer.allocUnsafeSlow(
+          Math.max(1, Math.min(options.windowSize ?? DEFAULT_WINDOW_SIZE, end + 1 - start)),
+        );
     return new FileHandleSource(path, handle, stats, start, end, window, pool, signal);
   } catch (error) {
     await handle.close();
