@@ -6,10 +6,11 @@ import type { BigIntStats, Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AbortError, NotAFileError, ZipSourceChangedError } from '../errors.js';
+import { openReader } from '../file/index.js';
+import { fromOsError } from '../file/os-errors.js';
 import { CrcCache } from './crc-cache.js';
 import { crc32 } from './crc32.js';
 import { checkName, type ZipEntryInput } from './entries.js';
-import { openSource, wrapOpenError } from './source.js';
 
 export interface ZipDirectoryOptions {
   /** Where CRCs are remembered: a cache, `false` to compute every CRC afresh, or (default) the cache at its default location. */
@@ -43,7 +44,7 @@ export async function zipDirectory(dir: string, options: ZipDirectoryOptions = {
   try {
     rootStat = await stat(root, { bigint: true });
   } catch (error) {
-    throw wrapOpenError(root, error);
+    throw fromOsError(root, error);
   }
   if (!rootStat.isDirectory()) throw new NotAFileError(root, 'not a directory');
   const prefix =
@@ -76,7 +77,7 @@ async function walk(
   try {
     children = await readdir(dir, { withFileTypes: true });
   } catch (error) {
-    throw wrapOpenError(dir, error);
+    throw fromOsError(dir, error);
   }
   children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const child of children) {
@@ -88,7 +89,7 @@ async function walk(
       stats = await stat(source, { bigint: true }); // follows links
     } catch (error) {
       if (child.isSymbolicLink()) continue; // a dangling link
-      throw wrapOpenError(source, error);
+      throw fromOsError(source, error);
     }
     if (stats.isDirectory()) {
       if (child.isSymbolicLink()) continue;
@@ -135,7 +136,7 @@ async function fileCrc(
 }
 
 async function computeCrc(source: string, signal: AbortSignal | undefined): Promise<number> {
-  const reader = await openSource(source, signal ? { signal } : {});
+  const reader = await openReader(source, signal ? { signal } : {});
   try {
     let crc = 0;
     for (let window = await reader.next(); window !== null; window = await reader.next())

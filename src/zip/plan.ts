@@ -13,10 +13,11 @@ import {
   ZipRangeError,
   ZipSourceChangedError,
 } from '../errors.js';
+import { type ManagedReader, openReader } from '../file/index.js';
+import { fromOsError } from '../file/os-errors.js';
 import { crc32 } from './crc32.js';
 import { type ResolvedEntry, resolveEntries, type ZipEntryInput } from './entries.js';
 import { Layout, PIECE_DATA } from './layout.js';
-import { openSource, wrapOpenError } from './source.js';
 
 export interface ZipPlanOptions {
   /** The archive comment (4.3.16), at most 65535 UTF-8 bytes. */
@@ -153,7 +154,7 @@ async function statSource(path: string): Promise<{ size: number; mtimeMs: number
   try {
     return await stat(path);
   } catch (error) {
-    throw wrapOpenError(path, error);
+    throw fromOsError(path, error);
   }
 }
 
@@ -242,9 +243,9 @@ async function* streamData(
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.pool ? { pool: options.pool } : {}),
   };
-  let reader: Awaited<ReturnType<typeof openSource>>;
+  let reader: ManagedReader;
   try {
-    reader = await openSource(path, readerOptions);
+    reader = await openReader(path, readerOptions);
   } catch (error) {
     if (error instanceof SluiceError && error.code === 'SLUICE_ERR_RANGE_OUTSIDE_FILE') {
       // it shrank below the planned size since it was planned
