@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, truncate, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { zipCommand } from '../../src/cli/commands/zip.js';
 import { zipDirectory } from '../../src/zip/index.js';
 import { temporaryDirectory, verifyArchive } from './helpers.js';
 
@@ -95,4 +97,32 @@ test('sluice zip fails cleanly: a coded error, exit 1, and no partial archive le
   assert.match(help.stdout, /^Usage: sluice zip DIR\.\.\. -o FILE\|-/);
   const top = await run(process.execPath, [bin, '--help']);
   assert.match(top.stdout, /zip\s+write a store-only ZIP/);
+});
+
+test('a progress bar is drawn in place on an interactive stderr for a large archive', async () => {
+  await using tmp = await temporaryDirectory('cli-progress');
+  const book = path.join(tmp.dir, 'big');
+  await mkdir(book);
+  const sparse = path.join(book, 'silence.mp3');
+  await writeFile(sparse, '');
+  await truncate(sparse, 70 * 1024 * 1024); // over the 64 MiB threshold, no disk space used
+  await utimes(sparse, OLD, OLD);
+  let stderr = '';
+  const io = {
+    stdout: new PassThrough(),
+    stderr: new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        stderr += chunk.toString();
+        callback();
+      },
+    }),
+    interactive: true,
+  };
+  const file = path.join(tmp.dir, 'big.zip');
+  assert.equal(await zipCommand.run([book, '-o', file, '--no-crc-cache'], io), 0);
+  assert.match(stderr, /\r\[=+\s*\]\s+100% 70\.0 MiB \/ 70\.0 MiB/);
+  assert.match(stderr, /\nsluice zip: .*big\.zip: 2 entries, 70\.0 MiB/);
+  await verifyArchive(file, await zipDirectory(book, { crcCache: false, prefix: 'big' }), {
+    readers: ['7zz'],
+  });
 });
