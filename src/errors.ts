@@ -272,6 +272,13 @@ export class LibraryRootError extends SluiceError {
 // ---------------------------------------------------------------------------------------------
 // CLI
 
+/** The reader of the command's output (a pipe) went away before the output was complete. */
+export class OutputClosedError extends SluiceError {
+  constructor() {
+    super('SLUICE_ERR_OUTPUT_CLOSED', 'the output was closed by its reader before it was complete (EPIPE)');
+  }
+}
+
 /** The command line could not be understood. */
 export class UsageError extends SluiceError {
   constructor(message: string) {

@@ -13,10 +13,11 @@ import {
   ZipRangeError,
   ZipSourceChangedError,
 } from '../errors.js';
+import { type ManagedReader, openReader } from '../file/index.js';
+import { fromOsError } from '../file/os-errors.js';
 import { crc32 } from './crc32.js';
 import { type ResolvedEntry, resolveEntries, type ZipEntryInput } from './entries.js';
 import { Layout, PIECE_DATA } from './layout.js';
-import { openSource, wrapOpenError } from './source.js';
 
 export interface ZipPlanOptions {
   /** The archive comment (4.3.16), at most 65535 UTF-8 bytes. */
@@ -65,6 +66,8 @@ export interface ZipPlan {
 
 /** Header bytes are gathered up to this much before they are yielded (one chunk, not thousands). */
 const HEADER_BATCH_BYTES = 64 * 1024;
+/** File data up to this size is copied into the header batch instead of being yielded on its own. */
+const SMALL_DATA_BYTES = 16 * 1024;
 /** Bumped whenever the bytes for the same entries change, so old ETags stop matching. */
 const LAYOUT_VERSION = 'sluice-zip/1';
 
@@ -151,7 +154,7 @@ async function statSource(path: string): Promise<{ size: number; mtimeMs: number
   try {
     return await stat(path);
   } catch (error) {
-    throw wrapOpenError(path, error);
+    throw fromOsError(path, error);
   }
 }
 
@@ -186,11 +189,29 @@ async function* streamRange(
     const to = Math.min(end, layout.pieceStart[piece + 1]! - 1) - pieceStart; // inclusive
     const index = layout.pieceEntry[piece]!;
     if (layout.pieceKind[piece] === PIECE_DATA) {
-      if (pendingBytes > 0) yield takePending();
+      // small data joins the header batch (a copy: the window is only lent); large data is yielded as is
+      const small = to - from + 1 <= SMALL_DATA_BYTES;
+      if (!small && pendingBytes > 0) yield takePending();
       const entry = entries[index]!;
       const wantCrc = entry.crc32 === undefined;
-      const crc = yield* streamData(entry, layout.records[index]!.size, from, to, wantCrc, options);
-      if (wantCrc) computed.set(index, crc);
+      const data = streamData(entry, layout.records[index]!.size, from, to, wantCrc, options);
+      try {
+        for (let step = await data.next(); ; step = await data.next()) {
+          if (step.done === true) {
+            if (wantCrc) computed.set(index, step.value);
+            break;
+          }
+          if (small) {
+            pending.push(Buffer.from(step.value));
+            pendingBytes += step.value.length;
+          } else {
+            yield step.value;
+          }
+        }
+      } finally {
+        await data.return(0); // closes the file when the consumer stopped early; a no-op after the end
+      }
+      if (pendingBytes >= HEADER_BATCH_BYTES) yield takePending();
     } else {
       const bytes = layout.render(piece, crcOf(index));
       pending.push(from === 0 && to === bytes.length - 1 ? bytes : bytes.subarray(from, to + 1));
@@ -222,9 +243,9 @@ async function* streamData(
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.pool ? { pool: options.pool } : {}),
   };
-  let reader: Awaited<ReturnType<typeof openSource>>;
+  let reader: ManagedReader;
   try {
-    reader = await openSource(path, readerOptions);
+    reader = await openReader(path, readerOptions);
   } catch (error) {
     if (error instanceof SluiceError && error.code === 'SLUICE_ERR_RANGE_OUTSIDE_FILE') {
       // it shrank below the planned size since it was planned

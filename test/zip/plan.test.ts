@@ -215,3 +215,21 @@ test('zipDirectory: deterministic order, every folder, modes, mtimes, UTF-8 name
   );
   await assert.rejects(zipDirectory(file, { crcCache: false }), codeOf('SLUICE_ERR_NOT_A_FILE'));
 });
+
+test('zipDirectory: the same entries at any CRC concurrency; abort and bad options are coded errors', async () => {
+  await using tmp = await temporaryDirectory('tree-concurrency');
+  for (let index = 0; index < 9; index++) {
+    await fixture(tmp.dir, `track-${index}.mp3`, Buffer.alloc(70_000 + index, index));
+  }
+  const one = await zipDirectory(tmp.dir, { crcCache: false, concurrency: 1 });
+  assert.deepEqual(await zipDirectory(tmp.dir, { crcCache: false, concurrency: 4 }), one);
+  assert.equal(one[8]?.crc32, crc32(Buffer.alloc(70_008, 8)));
+  await assert.rejects(
+    zipDirectory(tmp.dir, { crcCache: false, signal: AbortSignal.abort() }),
+    codeOf('SLUICE_ERR_ABORTED'),
+  );
+  await assert.rejects(
+    zipDirectory(tmp.dir, { crcCache: false, concurrency: 0 }),
+    codeOf('SLUICE_ERR_INVALID_ARGUMENT'),
+  );
+});

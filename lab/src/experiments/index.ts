@@ -1,6 +1,7 @@
 import type { Experiment } from '../harness/types.js';
 import { fileread } from './fileread.js';
 import { serve } from './serve.js';
+import { zip } from './zip.js';
 
 /** Every experiment, in the order `sluice-lab all` runs them. */
-export const experiments: readonly Experiment[] = [fileread, serve];
+export const experiments: readonly Experiment[] = [fileread, serve, zip];
