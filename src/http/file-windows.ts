@@ -1,26 +1,23 @@
 /**
- * The one place sendFile reads files: windows of a byte range, each a slab of the connection
- * budget's BufferPool, valid until the next `next()` or `close()` (the managed reader contract of
- * `sluice/file`, which replaces this when it lands: same shape, same semantics).
+ * The windows of a byte range of a file, read through sluice/file's managed reader with the
+ * connection budget's pool: each window is a slab of the budget, valid until the next `next()` or
+ * `close()`.
  *
  * Invariants:
- * - the file is opened at the first `next()` (when its bytes are due) and closed when the range is
- *   done, on `close()`, or on error; never while a read on it is in flight;
- * - at most one window is held: the previous one goes back to the pool before the next is taken, so
- *   a connection never holds two slabs and waiting connections are served first come, first served;
- * - the bytes come from the file as it was stat'ed: EOF before `end` is `SLUICE_ERR_FILE_SHRANK`.
+ * - the file is opened at the first `next()` (when its bytes are due: a HEAD, a 304 or a 416 never
+ *   opens it) and closed when the range is done, on `close()`, or on error;
+ * - `readAhead: 0`: a transfer holds at most one window, taken from the pool (first come, first
+ *   served when the budget is exhausted);
+ * - fair turns: the managed reader reuses its window for the whole range, so when other transfers
+ *   wait for a window, this one closes its reader between windows (giving back window and fd) and
+ *   reopens at the same offset for its next window, joining the back of the queue. Uncontended,
+ *   one reader serves the whole range;
+ * - the file must still have the size its ETag was computed from; otherwise the transfer fails
+ *   (the caller cuts the connection) rather than mixing two versions of the file.
  */
-import { close, open, read } from 'node:fs';
 import type { BufferPool } from '../buffers/index.js';
-import {
-  AbortError,
-  FileNotFoundError,
-  FilePermissionError,
-  FileReadError,
-  FileShrankError,
-  ReaderClosedError,
-  type SluiceError,
-} from '../errors.js';
+import { FileGrewError, FileShrankError, ReaderClosedError } from '../errors.js';
+import { type ManagedReader, openReader } from '../file/index.js';
 
 export interface WindowSource {
   /** The next window, or `null` after the last byte. Valid until the next call or `close()`. */
@@ -33,6 +30,8 @@ export interface FileWindowsOptions {
   start: number;
   /** Inclusive. `end < start` means an empty range. */
   end: number;
+  /** The size the response headers announced (from `stat`). */
+  expectedSize: number;
   pool: BufferPool;
   signal?: AbortSignal | undefined;
 }
@@ -44,97 +43,64 @@ export function openFileCount(): number {
 }
 
 export function openFileWindows(path: string, options: FileWindowsOptions): WindowSource {
-  const { pool, signal } = options;
+  const { pool } = options;
+  let reader: ManagedReader | undefined;
+  let opening: Promise<ManagedReader> | undefined;
   let position = options.start;
-  const end = options.end;
-  let fd: number | undefined;
-  let window: Buffer | undefined;
   let closed = false;
-  let busy: Promise<unknown> = Promise.resolve();
 
-  const releaseWindow = (): void => {
-    if (window !== undefined) {
-      const held = window;
-      window = undefined;
-      pool.release(held);
-    }
-  };
-  const closeFile = (): Promise<void> => {
-    if (fd === undefined) return Promise.resolve();
-    const held = fd;
-    fd = undefined;
-    return new Promise((resolve) => {
-      close(held, () => {
-        openFiles--;
-        resolve();
-      });
+  const open = async (): Promise<ManagedReader> => {
+    const opened = await openReader(path, {
+      start: position,
+      end: options.end,
+      pool,
+      readAhead: 0,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
-  };
-
-  const step = async (): Promise<Buffer | null> => {
-    if (closed) throw new ReaderClosedError(path);
-    releaseWindow();
-    if (position > end) {
-      await closeFile();
-      return null;
-    }
-    if (signal?.aborted) throw new AbortError(`reading ${path}`, signal.reason);
-    // the window first: a transfer waiting in the budget's queue holds no file open
-    const slab = await pool.acquire(signal);
-    window = slab;
+    openFiles++;
     if (closed) {
-      releaseWindow();
+      await release(opened);
       throw new ReaderClosedError(path);
     }
-    if (fd === undefined) fd = await openForReading(path);
-    const length = Math.min(slab.length, end - position + 1);
-    const bytesRead = await readAt(fd, slab, length, position, path);
-    if (bytesRead === 0) throw new FileShrankError(path, end + 1, position);
-    position += bytesRead;
-    return slab.subarray(0, bytesRead);
+    if (opened.size !== options.expectedSize) {
+      await release(opened);
+      throw opened.size < options.expectedSize
+        ? new FileShrankError(path, options.expectedSize, opened.size)
+        : new FileGrewError(path, options.expectedSize);
+    }
+    reader = opened;
+    return opened;
+  };
+  const release = async (opened: ManagedReader): Promise<void> => {
+    try {
+      await opened.close();
+    } finally {
+      openFiles--;
+    }
   };
 
   return {
-    next() {
-      const result = busy.then(step, step);
-      busy = result.catch(() => undefined);
-      return result;
+    async next() {
+      if (closed) throw new ReaderClosedError(path);
+      if (position > options.end) return null;
+      if (reader !== undefined && pool.stats().waiting > 0) {
+        // our turn is over: give the window (and the fd) to the next transfer in the queue
+        const yielding = reader;
+        reader = undefined;
+        opening = undefined;
+        await release(yielding);
+      }
+      opening ??= open();
+      const window = await (reader ?? (await opening)).next();
+      if (window !== null) position += window.length;
+      return window;
     },
     async close() {
       if (closed) return;
       closed = true;
-      // never close the file while a read is in flight (Node lib/internal/fs/streams.js does the same)
-      await busy;
-      releaseWindow();
-      await closeFile();
+      const opened = reader ?? (await opening?.catch(() => undefined));
+      reader = undefined;
+      if (opened !== undefined) await release(opened);
     },
   };
-}
-
-function openForReading(path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    open(path, 'r', (error, fd) => {
-      if (error) {
-        reject(wrapOpenError(path, error));
-        return;
-      }
-      openFiles++;
-      resolve(fd);
-    });
-  });
-}
-
-function readAt(fd: number, slab: Buffer, length: number, position: number, path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    read(fd, slab, 0, length, position, (error, bytesRead) => {
-      if (error) reject(new FileReadError(path, error));
-      else resolve(bytesRead);
-    });
-  });
-}
-
-export function wrapOpenError(path: string, error: NodeJS.ErrnoException): SluiceError {
-  if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return new FileNotFoundError(path, error);
-  if (error.code === 'EACCES' || error.code === 'EPERM') return new FilePermissionError(path, error);
-  return new FileReadError(path, error);
 }

@@ -9,11 +9,18 @@
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BufferPool } from '../buffers/index.js';
-import { NotAFileError, ResponseStartedError, SluiceError } from '../errors.js';
+import {
+  FileNotFoundError,
+  FilePermissionError,
+  FileReadError,
+  NotAFileError,
+  ResponseStartedError,
+  SluiceError,
+} from '../errors.js';
 import { defaultBufferBudget } from './budget.js';
 import { evaluatePreconditions, ifRangeAllows } from './conditional.js';
 import { contentDisposition } from './content-disposition.js';
-import { openFileWindows, wrapOpenError } from './file-windows.js';
+import { openFileWindows } from './file-windows.js';
 import { contentTypeOf } from './mime.js';
 import { type Pullable, pullableFrom, pump } from './pump.js';
 import { type ByteRange, contentRange, parseRange } from './range.js';
@@ -81,7 +88,7 @@ export async function sendFile(
       contentType: options.contentType ?? contentTypeOf(path),
       rangeable: true,
       open: (range, pool, signal) =>
-        openFileWindows(path, { start: range.start, end: range.end, pool, signal }),
+        openFileWindows(path, { start: range.start, end: range.end, expectedSize: stats.size, pool, signal }),
     };
   } catch (error) {
     const wrapped =
@@ -250,4 +257,10 @@ const STATUS_TEXT: Record<number, string> = {
 
 function statusText(status: number): string {
   return STATUS_TEXT[status] ?? 'Error';
+}
+
+function wrapOpenError(path: string, error: NodeJS.ErrnoException): SluiceError {
+  if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return new FileNotFoundError(path, error);
+  if (error.code === 'EACCES' || error.code === 'EPERM') return new FilePermissionError(path, error);
+  return new FileReadError(path, error);
 }

@@ -19,7 +19,8 @@ import {
 const temp = tempDir();
 const outside = tempDir('sluice-outside-');
 const SECRET = 'top secret outside the root';
-const big = patternBytes(4 * 1024 * 1024, 5);
+// larger than loopback socket buffers, so a paused client really stalls its transfer
+const big = patternBytes(16 * 1024 * 1024, 5);
 let server: DownloadServer;
 let port: number;
 let base: string;
