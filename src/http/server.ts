@@ -69,6 +69,8 @@ export interface DownloadServer {
 }
 
 const LIBRARY_TTL_MS = 1000;
+/** No transfer for this long: free the budget's idle windows. */
+const IDLE_TRIM_MS = 500;
 
 export function createDownloadServer(options: DownloadServerOptions): DownloadServer {
   const root = realRoot(options.root);
@@ -128,12 +130,25 @@ export function createDownloadServer(options: DownloadServerOptions): DownloadSe
     httpConnectionListener?.call(httpServer, socket);
   });
 
+  // Idle for a moment after a burst: give the budget's free windows back to the OS (they are
+  // allocated again on demand), so RSS after a burst of clients returns toward where it started.
+  let trimTimer: NodeJS.Timeout | undefined;
   const track = (response: Promise<SendResult>): Promise<SendResult> => {
     metrics.transfersActive++;
     transfers.add(response);
+    if (trimTimer !== undefined) {
+      clearTimeout(trimTimer);
+      trimTimer = undefined;
+    }
     return response.finally(() => {
       metrics.transfersActive--;
       transfers.delete(response);
+      if (metrics.transfersActive === 0 && !pool.closed) {
+        trimTimer = setTimeout(() => {
+          trimTimer = undefined;
+          if (metrics.transfersActive === 0 && !pool.closed) pool.trim();
+        }, IDLE_TRIM_MS).unref();
+      }
     });
   };
   const onBytes = (bytes: number): void => {
@@ -319,6 +334,7 @@ export function createDownloadServer(options: DownloadServerOptions): DownloadSe
         await closed;
         // transfers cut above release their windows as their responses close
         await Promise.allSettled([...transfers]);
+        if (trimTimer !== undefined) clearTimeout(trimTimer);
         pool.close();
         metrics.stop();
         await ownZip?.close();

@@ -240,4 +240,6 @@ test('aborted ZIP downloads close their files and return their windows (fds and 
   await eventually(() => server.metrics.transfersActive === 0, 3000, 'transfers ended');
   await eventually(() => server.pool.stats().inUse === 0, 3000, 'windows returned');
   await eventually(() => openFds() <= fdsBefore, 3000, `fds back to ${fdsBefore}`);
+  // idle: the budget's windows are freed (allocated again on demand)
+  await eventually(() => server.pool.stats().allocated === 0, 3000, 'idle windows trimmed');
 });

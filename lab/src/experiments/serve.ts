@@ -161,19 +161,30 @@ export const serve: Experiment = {
   headline: { metric: 'mbPerS', higherIsBetter: true },
   async run(context) {
     const notes: string[] = [];
-    const list = workloads(context);
-    const files = new Map<string, string>();
+    // --file=2MiB,book.zip --clients=1000,5000 --kind=slow: a part of the grid
+    const only = (flag: string): string[] | undefined =>
+      typeof context.flags[flag] === 'string' ? String(context.flags[flag]).split(',') : undefined;
+    const files = only('file');
+    const clientCounts = only('clients');
+    const kinds = only('kind');
+    const list = workloads(context).filter(
+      (workload) =>
+        (files === undefined || files.includes(workload.file)) &&
+        (clientCounts === undefined || clientCounts.includes(String(workload.clients))) &&
+        (kinds === undefined || kinds.includes(workload.kind)),
+    );
+    const prepared = new Map<string, string>();
     for (const workload of list) {
-      if (files.has(workload.name)) continue;
+      if (prepared.has(workload.name)) continue;
       if (workload.file === ZIP_FILE) {
         ensureBook();
-        files.set(workload.name, BOOK.dir);
+        prepared.set(workload.name, BOOK.dir);
         continue;
       }
       context.progress(`preparing ${workload.name} (${workload.size} bytes)`);
       const file = ensureFile(workload.name, workload.size, workload.size === 2 * MiB ? 21 : 636);
       warmPageCache(file);
-      files.set(workload.name, file);
+      prepared.set(workload.name, file);
     }
     const root = dataDir();
     const threadMax = context.full ? THREADS_FULL_MAX : THREADS_DEFAULT_MAX;
@@ -218,6 +229,7 @@ export const serve: Experiment = {
         slowClientBytesPerSecond: SLOW_RATE,
         slowAbortFraction: 0.1,
         threadPerClientMaxClients: threadMax,
+        filters: { file: files ?? null, clients: clientCounts ?? null, kind: kinds ?? null },
         workloads: list.map((workload) => ({ ...workload })),
       },
       env: {} as ExperimentResult['env'],
