@@ -168,11 +168,97 @@ export class ReadWorkerError extends SluiceError {
 // ---------------------------------------------------------------------------------------------
 // sluice/zip
 
+/** An archive entry name is unsafe or malformed (APPNOTE 4.4.17: relative, '/'-separated, no drive). */
+export class ZipEntryNameError extends SluiceError {
+  constructor(name: string, reason: string) {
+    super('SLUICE_ERR_ZIP_ENTRY_NAME', `bad archive entry name ${describe(name)}: ${reason}`);
+  }
+}
+
+/** Two entries of one archive have the same name (a file and a folder of the same path included). */
+export class ZipDuplicateNameError extends SluiceError {
+  constructor(name: string) {
+    super('SLUICE_ERR_ZIP_DUPLICATE_NAME', `archive entry name ${describe(name)} appears more than once`);
+  }
+}
+
+/** A source file changed (size or mtime) between planning the archive and streaming its bytes. */
+export class ZipSourceChangedError extends SluiceError {
+  constructor(path: string, what: string, planned: number, actual: number) {
+    super(
+      'SLUICE_ERR_ZIP_SOURCE_CHANGED',
+      `${path} changed since the archive was planned: ${what} was ${planned}, is ${actual} now`,
+    );
+  }
+}
+
+/** A byte range outside the archive was asked of `ZipPlan.stream()`. */
+export class ZipRangeError extends SluiceError {
+  constructor(start: number, end: number, size: number) {
+    super(
+      'SLUICE_ERR_ZIP_RANGE',
+      `byte range ${start}-${end} (end inclusive) is not inside the archive, which has ${size} bytes`,
+    );
+  }
+}
+
+/** A byte range was asked of a streaming plan (an entry without a known CRC-32 or size). */
+export class ZipNotRangeableError extends SluiceError {
+  constructor(entryName: string) {
+    super(
+      'SLUICE_ERR_ZIP_NOT_RANGEABLE',
+      `this archive streams with data descriptors (entry ${describe(entryName)} has no known CRC-32 or size), so it can only be streamed whole`,
+    );
+  }
+}
+
+/** The persistent CRC cache cannot be opened or written. */
+export class CrcCacheError extends SluiceError {
+  constructor(path: string, cause: unknown) {
+    super('SLUICE_ERR_CRC_CACHE', `CRC cache ${path} cannot be used: ${messageOf(cause)}`, { cause });
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // sluice/write
 
 // ---------------------------------------------------------------------------------------------
 // sluice/http
+
+/** A request path tries to leave the served root or is not a path sluice will map to a file. */
+export class UnsafePathError extends SluiceError {
+  /** The HTTP status the server answers with (400 for malformed paths, 403 for escapes). */
+  readonly status: number;
+
+  constructor(requestPath: string, reason: string, status = 400) {
+    super('SLUICE_ERR_UNSAFE_PATH', `refusing request path ${describe(requestPath)}: ${reason}`);
+    this.status = status;
+  }
+}
+
+/** Every range of a `Range` header lies outside the representation (answered with 416). */
+export class RangeNotSatisfiableError extends SluiceError {
+  constructor(header: string, size: number) {
+    super(
+      'SLUICE_ERR_RANGE_NOT_SATISFIABLE',
+      `range ${describe(header)} is not satisfiable for a representation of ${size} bytes`,
+    );
+  }
+}
+
+/** `sendFile` / `sendZip` was called on a response whose headers were already sent. */
+export class ResponseStartedError extends SluiceError {
+  constructor(what: string) {
+    super('SLUICE_ERR_RESPONSE_STARTED', `${what}: the response headers were already sent`);
+  }
+}
+
+/** The library root of a download server does not exist or is not a directory. */
+export class LibraryRootError extends SluiceError {
+  constructor(root: string, reason: string, cause?: unknown) {
+    super('SLUICE_ERR_LIBRARY_ROOT', `cannot serve ${root}: ${reason}`, { cause });
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // sluice/log
@@ -203,6 +289,13 @@ export class TaskSetClosedError extends SluiceError {
 
 // ---------------------------------------------------------------------------------------------
 // CLI
+
+/** The reader of the command's output (a pipe) went away before the output was complete. */
+export class OutputClosedError extends SluiceError {
+  constructor() {
+    super('SLUICE_ERR_OUTPUT_CLOSED', 'the output was closed by its reader before it was complete (EPIPE)');
+  }
+}
 
 /** The command line could not be understood. */
 export class UsageError extends SluiceError {

@@ -1,4 +1,6 @@
 import type { Command } from '../command.js';
+import { serveCommand } from './serve.js';
+import { zipCommand } from './zip.js';
 
 /** Every subcommand, in the order `sluice --help` lists them. */
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [serveCommand, zipCommand];

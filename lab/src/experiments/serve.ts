@@ -1,0 +1,241 @@
+/**
+ * `serve` (seed 000): N concurrent clients download one file from a server in another process;
+ * the seed's ladder of 10..5000 clients, a 2 MiB file and a large one (636 MiB), fast clients and
+ * rate-limited slow ones, some aborting midway. Server figures come from /proc (VmHWM, VmRSS,
+ * utime+stime of all threads, /proc/PID/fd); client figures from the load generator's process.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { dataDir, ensureFile, warmPageCache } from '../harness/data.js';
+import { type Case, measureInterleaved, selected } from '../harness/measure.js';
+import { runInChild } from '../harness/process.js';
+import type { Experiment, ExperimentResult, Metrics, RunContext } from '../harness/types.js';
+import type { LoadArgs } from './serve/loadgen.js';
+import { sampleProcesses } from './serve/procfs.js';
+import { nginxInstalled, type RunningServer, startNginx, startNodeServer } from './serve/servers.js';
+
+const VARIANTS = ['thread-per-client', 'stream-pipe', 'sluice', 'nginx'] as const;
+type Variant = (typeof VARIANTS)[number];
+const MiB = 1024 * 1024;
+/** The seed's CentOS image: 666894336 bytes. */
+const LARGE_SIZE = 666_894_336;
+/** 1 MiB/s per slow client: a 2 MiB download takes at least 2 s, so slow clients overlap. */
+const SLOW_RATE = MiB;
+/** Rows of thread-per-client above this many clients would start that many Node worker threads. */
+const THREADS_DEFAULT_MAX = 250;
+const THREADS_FULL_MAX = 1000;
+
+interface Workload {
+  file: string;
+  name: string;
+  size: number;
+  clients: number;
+  kind: 'fast' | 'slow' | 'abort';
+}
+
+/** The book of the ZIP rows: 8 chapters of 256 KiB (a 2 MiB archive, like the small file). */
+const BOOK = { dir: 'serve-book', chapters: 8, chapterSize: 256 * 1024 };
+const ZIP_FILE = 'book.zip';
+
+function ensureBook(): void {
+  mkdirSync(path.join(dataDir(), BOOK.dir), { recursive: true });
+  for (let i = 1; i <= BOOK.chapters; i++) {
+    const file = ensureFile(
+      `${BOOK.dir}/${String(i).padStart(2, '0')} Chapter.mp3`,
+      BOOK.chapterSize,
+      1000 + i,
+    );
+    warmPageCache(file);
+  }
+}
+
+function workloads(context: RunContext): Workload[] {
+  const small = { file: '2MiB', name: 'serve-2MiB.bin', size: 2 * MiB };
+  const largeSize = context.quick ? 32 * MiB : LARGE_SIZE;
+  const large = {
+    file: context.quick ? '32MiB' : '636MiB',
+    // the same name and size as the fileread experiment's file: one 636 MiB copy on the machine
+    name: context.quick ? 'serve-32MiB.bin' : `fileread-${LARGE_SIZE}.bin`,
+    size: largeSize,
+  };
+  const book = { file: ZIP_FILE, name: `${BOOK.dir}.zip`, size: BOOK.chapters * BOOK.chapterSize };
+  const list: Workload[] = [];
+  if (context.quick) {
+    list.push({ ...small, clients: 50, kind: 'fast' });
+    list.push({ ...small, clients: 50, kind: 'slow' });
+    list.push({ ...small, clients: 50, kind: 'abort' });
+    list.push({ ...large, clients: 4, kind: 'fast' });
+    list.push({ ...book, clients: 50, kind: 'slow' });
+    return list;
+  }
+  const ladder = [10, 20, 100, 250, 1000, 5000];
+  for (const clients of ladder) list.push({ ...small, clients, kind: 'fast' });
+  for (const clients of context.full ? ladder : [1000, 5000]) list.push({ ...small, clients, kind: 'slow' });
+  list.push({ ...small, clients: 1000, kind: 'abort' });
+  for (const clients of context.full ? ladder : [10, 20]) list.push({ ...large, clients, kind: 'fast' });
+  for (const clients of context.full ? ladder : [1000, 5000]) list.push({ ...book, clients, kind: 'slow' });
+  return list;
+}
+
+async function startServer(variant: Variant, root: string): Promise<RunningServer> {
+  return variant === 'nginx' ? startNginx(root) : startNodeServer(variant, root);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Reads sluice's own /metrics after the load: windows in use and files open must be 0. */
+async function sluiceGauges(port: number): Promise<Metrics> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const gauge = (name: string): number =>
+    Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return {
+    windowsInUseAfter: gauge('sluice_buffer_in_use_bytes') / gauge('sluice_buffer_budget_bytes'),
+    openFilesAfter: gauge('sluice_open_files'),
+    bufferPeakMb: gauge('sluice_buffer_peak_in_use_bytes') / MiB,
+  };
+}
+
+async function measureOnce(
+  variant: Variant,
+  workload: Workload,
+  root: string,
+  quick: boolean,
+): Promise<Metrics> {
+  const server = await startServer(variant, root);
+  try {
+    await sleep(quick ? 50 : 200);
+    const start = sampleProcesses(server.pids());
+    const args: LoadArgs = {
+      port: server.port,
+      path: `/${workload.name}`,
+      clients: workload.clients,
+      // --quick: slow clients 4x faster, so the smoke run stays short
+      bytesPerSecond: workload.kind === 'slow' ? (quick ? 4 * SLOW_RATE : SLOW_RATE) : 0,
+      abortFraction: workload.kind === 'abort' ? 1 : workload.kind === 'slow' ? 0.1 : 0,
+      timeoutMs: quick ? 60_000 : 20 * 60_000,
+    };
+    const client = await runInChild(new URL('./serve/loadgen.js', import.meta.url), 'load', args, {
+      timeoutMs: args.timeoutMs + 30_000,
+    });
+    const loaded = sampleProcesses(server.pids());
+    // RSS "after": once the connections are gone and the server sat idle for a moment
+    await sleep(quick ? 300 : 1000);
+    const after = sampleProcesses(server.pids());
+    const metrics: Metrics = {
+      peakRssMb: Math.max(loaded.peakRssMb, after.peakRssMb),
+      rssAfterMb: after.rssMb,
+      maxRequestMs: client.maxRequestMs ?? Number.NaN,
+      cpuMs: loaded.cpuMs - start.cpuMs,
+      mbPerS: client.mbPerS ?? Number.NaN,
+      errors: client.errors ?? Number.NaN,
+      openFdsAfter: after.openFds,
+      rssStartMb: start.rssMb,
+      openFdsStart: start.openFds,
+      completed: client.completed ?? 0,
+      aborted: client.aborted ?? 0,
+    };
+    if (variant === 'sluice') Object.assign(metrics, await sluiceGauges(server.port));
+    return metrics;
+  } finally {
+    await server.stop();
+  }
+}
+
+export const serve: Experiment = {
+  name: 'serve',
+  seed: '000_21847fc642026380.txt',
+  title: 'N concurrent clients downloading a file: memory, CPU, time',
+  description:
+    "The seed's hyper test: 10..5000 concurrent clients download a 2 MiB file and a 636 MiB one " +
+    '(the seed used ApacheBench and siege), fast clients and clients reading at 1 MiB/s of which ' +
+    '10% abort midway, and a rung of 1000 clients that all abort midway. Each server runs in its own ' +
+    'process, the load generator (raw TCP sockets, connects ramped 256 at a time) in another. ' +
+    'thread-per-client is the seed\'s "sync in channel": a worker thread per request reading with ' +
+    'readSync, a bounded channel (4 chunks of 64 KiB) to the socket. stream-pipe is ' +
+    'createReadStream().pipe(res). sluice is createDownloadServer (64 KiB windows, 32 MiB budget). ' +
+    'nginx is Debian nginx, 1 worker, sendfile on. Server peak RSS is VmHWM, CPU is utime+stime ' +
+    'during the load, both from /proc.',
+  variants: VARIANTS,
+  baseline: 'thread-per-client',
+  metrics: ['peakRssMb', 'rssAfterMb', 'maxRequestMs', 'cpuMs', 'mbPerS', 'errors', 'openFdsAfter'],
+  headline: { metric: 'mbPerS', higherIsBetter: true },
+  async run(context) {
+    const notes: string[] = [];
+    // --file=2MiB,book.zip --clients=1000,5000 --kind=slow: a part of the grid
+    const only = (flag: string): string[] | undefined =>
+      typeof context.flags[flag] === 'string' ? String(context.flags[flag]).split(',') : undefined;
+    const files = only('file');
+    const clientCounts = only('clients');
+    const kinds = only('kind');
+    const list = workloads(context).filter(
+      (workload) =>
+        (files === undefined || files.includes(workload.file)) &&
+        (clientCounts === undefined || clientCounts.includes(String(workload.clients))) &&
+        (kinds === undefined || kinds.includes(workload.kind)),
+    );
+    const prepared = new Map<string, string>();
+    for (const workload of list) {
+      if (prepared.has(workload.name)) continue;
+      if (workload.file === ZIP_FILE) {
+        ensureBook();
+        prepared.set(workload.name, BOOK.dir);
+        continue;
+      }
+      context.progress(`preparing ${workload.name} (${workload.size} bytes)`);
+      const file = ensureFile(workload.name, workload.size, workload.size === 2 * MiB ? 21 : 636);
+      warmPageCache(file);
+      prepared.set(workload.name, file);
+    }
+    const root = dataDir();
+    const threadMax = context.full ? THREADS_FULL_MAX : THREADS_DEFAULT_MAX;
+    const haveNginx = nginxInstalled();
+    if (!haveNginx) notes.push('nginx: /usr/sbin/nginx is not installed; its rows are skipped');
+    const cases: Case[] = [];
+    for (const workload of list) {
+      for (const variant of VARIANTS) {
+        if (!selected(context, variant)) continue;
+        const dims = { file: workload.file, clients: workload.clients, clients_kind: workload.kind };
+        const entry: Case = {
+          variant,
+          dims,
+          run: () => measureOnce(variant, workload, root, context.quick),
+        };
+        if (variant === 'nginx' && !haveNginx) entry.skipped = 'nginx not installed';
+        if (workload.file === ZIP_FILE && (variant === 'nginx' || variant === 'thread-per-client')) {
+          entry.skipped = 'no on-the-fly ZIP in this server (nginx needs mod_zip, not in Debian)';
+        }
+        if (variant === 'thread-per-client' && workload.clients > threadMax) {
+          entry.skipped = `${workload.clients} Node worker threads (one per client) exceed this machine's budget; --full runs up to ${THREADS_FULL_MAX}`;
+        }
+        cases.push(entry);
+      }
+    }
+    const rows = await measureInterleaved(cases, context);
+    notes.push(
+      'mbPerS is the body bytes all clients received divided by the wall time of the whole load; ' +
+        'maxRequestMs excludes aborted clients; openFdsAfter and rssAfterMb are read 1 s after the last client finished.',
+      `${ZIP_FILE} rows: clients download a book (${BOOK.chapters} x ${BOOK.chapterSize / 1024} KiB) as an on-the-fly ZIP; ` +
+        'sluice serves /<book>.zip (exact Content-Length, Range); the stream-pipe row is archiver (store) piped to the ' +
+        'response, chunked, whose byte count includes the chunk framing.',
+      'sluice rows also report windowsInUseAfter and openFilesAfter from its own /metrics (both must be 0) and bufferPeakMb.',
+    );
+    const result: ExperimentResult = {
+      experiment: 'serve',
+      params: {
+        quick: context.quick,
+        full: context.full,
+        runs: context.runs,
+        warmup: context.warmup,
+        slowClientBytesPerSecond: SLOW_RATE,
+        slowAbortFraction: 0.1,
+        threadPerClientMaxClients: threadMax,
+        filters: { file: files ?? null, clients: clientCounts ?? null, kind: kinds ?? null },
+        workloads: list.map((workload) => ({ ...workload })),
+      },
+      env: {} as ExperimentResult['env'],
+      rows,
+      notes,
+    };
+    return result;
+  },
+};

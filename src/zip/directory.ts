@@ -1,0 +1,199 @@
+/**
+ * `zipDirectory`: the entries of a directory tree, with sizes, mtimes, modes and CRC-32s (from the
+ * persistent `CrcCache`, else computed once and stored), ready for `planZip`.
+ */
+import type { BigIntStats, Dirent } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { AbortError, InvalidArgumentError, NotAFileError, ZipSourceChangedError } from '../errors.js';
+import { openReader } from '../file/index.js';
+import { fromOsError } from '../file/os-errors.js';
+import { CrcCache } from './crc-cache.js';
+import { crc32 } from './crc32.js';
+import { checkName, type ZipEntryInput } from './entries.js';
+
+export interface ZipDirectoryOptions {
+  /** Where CRCs are remembered: a cache, `false` to compute every CRC afresh, or (default) the cache at its default location. */
+  crcCache?: CrcCache | false;
+  signal?: AbortSignal;
+  /** Files whose CRC-32 is computed at once (default 1). */
+  concurrency?: number;
+  /** Put every entry under this folder (e.g. the directory's own name); default: names relative to `dir`. */
+  prefix?: string;
+}
+
+/**
+ * A file modified less than this long before its CRC is read is not cached: a later write within
+ * the same timestamp tick (2 s on FAT, coarse on some network file systems) would leave size and
+ * mtime unchanged, and the cached CRC stale ("racily clean", as git calls it).
+ */
+const RACY_MARGIN_NS = 2_000_000_000n;
+/**
+ * One file at a time: each managed reader already keeps the threadpool busy with reads ahead, and
+ * two at once measured slower here (2 cores: 80 ms vs 180 ms for 200 MiB of cached files).
+ */
+const DEFAULT_CONCURRENCY = 1;
+/** Attempts at a consistent CRC of a file that keeps changing while it is read. */
+const CRC_ATTEMPTS = 3;
+
+/**
+ * The entries of `dir`'s tree, names relative to it ('/'-separated), sorted deterministically: each
+ * folder's children by name (UTF-16 code units), a folder entry before its contents, depth first.
+ * Every folder gets an entry (so empty ones survive). Symbolic links to files are followed; links to
+ * folders are skipped (no cycles), as are sockets, FIFOs and devices.
+ *
+ * Usage: `planZip(await zipDirectory(dir))`.
+ */
+export async function zipDirectory(dir: string, options: ZipDirectoryOptions = {}): Promise<ZipEntryInput[]> {
+  const { signal } = options;
+  const root = path.resolve(dir);
+  let rootStat: BigIntStats;
+  try {
+    rootStat = await stat(root, { bigint: true });
+  } catch (error) {
+    throw fromOsError(root, error);
+  }
+  if (!rootStat.isDirectory()) throw new NotAFileError(root, 'not a directory');
+  const prefix =
+    options.prefix === undefined || options.prefix === '' ? '' : `${checkName(options.prefix, true)}`;
+  const ownCache = options.crcCache === undefined;
+  const cache = options.crcCache === false ? undefined : (options.crcCache ?? (await CrcCache.open()));
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+    throw new InvalidArgumentError('concurrency', 'a positive integer', concurrency);
+  }
+  const entries: ZipEntryInput[] = [];
+  const files: PendingFile[] = [];
+  try {
+    if (prefix !== '') entries.push(folderEntry(prefix, rootStat));
+    await walk(root, prefix, entries, files, signal);
+    await settleCrcs(files, concurrency, cache, signal);
+  } finally {
+    if (ownCache) await cache?.close();
+  }
+  return entries;
+}
+
+/** A file entry listed in order, its CRC (and final stats) filled in afterwards. */
+interface PendingFile {
+  entry: { -readonly [K in keyof ZipEntryInput]: ZipEntryInput[K] };
+  stats: BigIntStats;
+}
+
+/**
+ * Fills in every file's CRC, `concurrency` files at a time. On the first failure no new file is started; the ones
+ * in progress finish before the error is thrown, so nothing touches the cache after it is closed.
+ */
+async function settleCrcs(
+  files: readonly PendingFile[],
+  concurrency: number,
+  cache: CrcCache | undefined,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const lane = async (): Promise<void> => {
+    while (!failed && next < files.length) {
+      const file = files[next++]!;
+      try {
+        const { crc, stats } = await fileCrc(file.entry.source!, file.stats, cache, signal);
+        file.entry.crc32 = crc;
+        file.entry.size = Number(stats.size);
+        file.entry.mtime = Number(stats.mtimeMs);
+        file.entry.mode = Number(stats.mode & 0o7777n);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.min(concurrency, files.length) }, lane));
+  const rejected = results.find((result) => result.status === 'rejected');
+  if (rejected !== undefined) throw (rejected as PromiseRejectedResult).reason;
+}
+
+function folderEntry(name: string, stats: BigIntStats): ZipEntryInput {
+  return { name, directory: true, mtime: Number(stats.mtimeMs), mode: Number(stats.mode & 0o7777n) };
+}
+
+async function walk(
+  dir: string,
+  prefix: string,
+  entries: ZipEntryInput[],
+  files: PendingFile[],
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  if (signal?.aborted) throw new AbortError(`listing ${dir}`, signal.reason);
+  let children: Dirent[];
+  try {
+    children = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    throw fromOsError(dir, error);
+  }
+  children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const child of children) {
+    const source = path.join(dir, child.name);
+    const name = `${prefix}${child.name}`;
+    if (!child.isFile() && !child.isDirectory() && !child.isSymbolicLink()) continue;
+    let stats: BigIntStats;
+    try {
+      stats = await stat(source, { bigint: true }); // follows links
+    } catch (error) {
+      if (child.isSymbolicLink()) continue; // a dangling link
+      throw fromOsError(source, error);
+    }
+    if (stats.isDirectory()) {
+      if (child.isSymbolicLink()) continue;
+      const folder = checkName(name, true);
+      entries.push(folderEntry(folder, stats));
+      await walk(source, folder, entries, files, signal);
+    } else if (stats.isFile()) {
+      const entry = {
+        name: checkName(name, false),
+        source,
+        size: Number(stats.size),
+        mtime: Number(stats.mtimeMs),
+        mode: Number(stats.mode & 0o7777n),
+      };
+      entries.push(entry);
+      files.push({ entry, stats });
+    }
+  }
+}
+
+/** The CRC of the file as it is now: from the cache, else read (again if it changed meanwhile). */
+async function fileCrc(
+  source: string,
+  initial: BigIntStats,
+  cache: CrcCache | undefined,
+  signal: AbortSignal | undefined,
+): Promise<{ crc: number; stats: BigIntStats }> {
+  let before = initial;
+  for (let attempt = 1; ; attempt++) {
+    const cached = cache?.get(before);
+    if (cached !== undefined) return { crc: cached, stats: before };
+    const wallStartNs = BigInt(Date.now()) * 1_000_000n;
+    const crc = await computeCrc(source, signal);
+    const after = await stat(source, { bigint: true });
+    if (after.size === before.size && after.mtimeNs === before.mtimeNs && after.ino === before.ino) {
+      if (cache !== undefined && after.mtimeNs < wallStartNs - RACY_MARGIN_NS) await cache.set(after, crc);
+      return { crc, stats: after };
+    }
+    if (attempt === CRC_ATTEMPTS) {
+      throw new ZipSourceChangedError(source, 'mtime (ms)', Number(before.mtimeMs), Number(after.mtimeMs));
+    }
+    before = after;
+  }
+}
+
+async function computeCrc(source: string, signal: AbortSignal | undefined): Promise<number> {
+  const reader = await openReader(source, signal ? { signal } : {});
+  try {
+    let crc = 0;
+    for (let window = await reader.next(); window !== null; window = await reader.next())
+      crc = crc32(window, crc);
+    return crc;
+  } finally {
+    await reader.close();
+  }
+}

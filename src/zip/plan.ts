@@ -1,0 +1,273 @@
+/**
+ * `planZip`: an archive's exact layout computed before any I/O, and `stream({ start, end })`, the
+ * bytes of any range of it, produced lazily, one file window at a time.
+ */
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import type { BufferPool } from '../buffers/index.js';
+import {
+  AbortError,
+  InvalidArgumentError,
+  SluiceError,
+  ZipNotRangeableError,
+  ZipRangeError,
+  ZipSourceChangedError,
+} from '../errors.js';
+import { type ManagedReader, openReader } from '../file/index.js';
+import { fromOsError } from '../file/os-errors.js';
+import { crc32 } from './crc32.js';
+import { type ResolvedEntry, resolveEntries, type ZipEntryInput } from './entries.js';
+import { Layout, PIECE_DATA } from './layout.js';
+
+export interface ZipPlanOptions {
+  /** The archive comment (4.3.16), at most 65535 UTF-8 bytes. */
+  comment?: string;
+}
+
+export interface ZipStreamOptions {
+  /** First byte (default 0). */
+  start?: number;
+  /** Last byte, inclusive as in HTTP ranges (default: the last byte of the archive). */
+  end?: number;
+  /** Aborting ends the stream with `SLUICE_ERR_ABORTED` and closes the open file at once. */
+  signal?: AbortSignal;
+  /** File windows come from this pool (bounding the memory of every stream that shares it). */
+  pool?: BufferPool;
+}
+
+export interface ZipPlan {
+  /** The exact archive length in bytes (`NaN` for a streaming plan with a file of unknown size). */
+  readonly size: number;
+  /**
+   * A strong ETag, quoted (`"sz-..."`), derived from the names, sizes, CRCs, mtimes and modes: the
+   * same plan always gives the same bytes. Streaming plans (whose content is not pinned by CRCs)
+   * get a weak one, `W/"sz-..."`.
+   */
+  readonly etag: string;
+  /** False for streaming plans (an entry without known CRC-32 or size): no ranges then. */
+  readonly rangeable: boolean;
+  readonly entries: readonly ZipEntryInput[];
+  /**
+   * The archive's bytes from `start` to `end` (inclusive), without producing those before `start`.
+   *
+   * WARNING: chunks holding file data are the reader's window, valid only until the next pull.
+   * Consume each chunk before asking for the next one. A consumer that hands a chunk to
+   * `socket.write()` (or any writable) must wait for that write's callback before pulling again:
+   * Node keeps a reference to the buffer until it is flushed, it does not copy it. To keep a chunk,
+   * copy it (`Buffer.from(chunk)`).
+   *
+   * Throws synchronously `SLUICE_ERR_ZIP_RANGE` for a range outside the archive and
+   * `SLUICE_ERR_ZIP_NOT_RANGEABLE` for a range of a streaming plan. While streaming:
+   * `SLUICE_ERR_ZIP_SOURCE_CHANGED` when a file's size or mtime differ from its entry,
+   * `SLUICE_ERR_ABORTED`, and the sluice/file errors (file not found, permission, ...).
+   */
+  stream(options?: ZipStreamOptions): AsyncIterable<Buffer>;
+}
+
+/** Header bytes are gathered up to this much before they are yielded (one chunk, not thousands). */
+const HEADER_BATCH_BYTES = 64 * 1024;
+/** File data up to this size is copied into the header batch instead of being yielded on its own. */
+const SMALL_DATA_BYTES = 16 * 1024;
+/** Bumped whenever the bytes for the same entries change, so old ETags stop matching. */
+const LAYOUT_VERSION = 'sluice-zip/1';
+
+export function planZip(entries: readonly ZipEntryInput[], options: ZipPlanOptions = {}): ZipPlan {
+  return new Plan(entries, options);
+}
+
+class Plan implements ZipPlan {
+  readonly size: number;
+  readonly etag: string;
+  readonly rangeable: boolean;
+  readonly entries: readonly ZipEntryInput[];
+  readonly #resolved: readonly ResolvedEntry[];
+  readonly #comment: Buffer;
+  /** Undefined for a streaming plan with a file of unknown size: laid out when streamed. */
+  readonly #layout: Layout | undefined;
+
+  constructor(entries: readonly ZipEntryInput[], options: ZipPlanOptions) {
+    const comment = options.comment ?? '';
+    if (typeof comment !== 'string') throw new InvalidArgumentError('comment', 'a string', comment);
+    this.#comment = Buffer.from(comment);
+    if (this.#comment.length > 0xffff) {
+      throw new InvalidArgumentError('comment', 'at most 65535 bytes in UTF-8', comment);
+    }
+    this.#resolved = resolveEntries(entries);
+    this.entries = Object.freeze(entries.map((entry) => Object.freeze({ ...entry })));
+    this.rangeable = this.#resolved.every((entry) => entry.crc32 !== undefined && entry.size !== undefined);
+    const sizes = this.#resolved.map((entry) => entry.size);
+    this.#layout = sizes.every((size) => size !== undefined)
+      ? new Layout(this.#resolved, sizes as number[], this.#comment)
+      : undefined;
+    this.size = this.#layout?.size ?? Number.NaN;
+    this.etag = this.#etag();
+  }
+
+  #etag(): string {
+    const hash = createHash('sha256').update(LAYOUT_VERSION).update('\0').update(this.#comment);
+    for (const entry of this.#resolved) {
+      hash.update(`\n${entry.name}\0${entry.size}\0${entry.crc32}\0${entry.mtimeMs}\0${entry.mode}`);
+    }
+    const tag = `"sz-${hash.digest('base64url').slice(0, 32)}"`;
+    return this.rangeable ? tag : `W/${tag}`;
+  }
+
+  stream(options: ZipStreamOptions = {}): AsyncIterable<Buffer> {
+    const { start, end } = options;
+    if (!this.rangeable && (start !== undefined || end !== undefined)) {
+      const entry = this.#resolved.find(
+        (candidate) => candidate.crc32 === undefined || candidate.size === undefined,
+      );
+      throw new ZipNotRangeableError(entry?.name ?? '');
+    }
+    const first = start ?? 0;
+    if (!Number.isSafeInteger(first)) throw new InvalidArgumentError('start', 'a safe integer', start);
+    if (end !== undefined && !Number.isSafeInteger(end))
+      throw new InvalidArgumentError('end', 'a safe integer', end);
+    if (this.#layout !== undefined) {
+      const last = end ?? this.#layout.size - 1;
+      if (first < 0 || first > last || last >= this.#layout.size)
+        throw new ZipRangeError(first, last, this.#layout.size);
+      return streamRange(this.#layout, this.#resolved, first, last, options);
+    }
+    return streamUnsized(this.#resolved, this.#comment, options);
+  }
+}
+
+/** A streaming plan with files of unknown size: take their sizes now, then lay out and stream. */
+async function* streamUnsized(
+  entries: readonly ResolvedEntry[],
+  comment: Buffer,
+  options: ZipStreamOptions,
+): AsyncGenerator<Buffer, void, undefined> {
+  const sizes: number[] = [];
+  for (const entry of entries) {
+    throwIfAborted(options.signal);
+    if (entry.size !== undefined) sizes.push(entry.size);
+    else sizes.push((await statSource(entry.source!)).size);
+  }
+  const layout = new Layout(entries, sizes, comment);
+  yield* streamRange(layout, entries, 0, layout.size - 1, options);
+}
+
+async function statSource(path: string): Promise<{ size: number; mtimeMs: number }> {
+  try {
+    return await stat(path);
+  } catch (error) {
+    throw fromOsError(path, error);
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortError('streaming the archive', signal.reason);
+}
+
+async function* streamRange(
+  layout: Layout,
+  entries: readonly ResolvedEntry[],
+  start: number,
+  end: number,
+  options: ZipStreamOptions,
+): AsyncGenerator<Buffer, void, undefined> {
+  const { signal } = options;
+  // CRCs of data-descriptor entries, known once their data went by (they are only streamed whole)
+  const computed = new Map<number, number>();
+  const crcOf = (index: number): number => entries[index]?.crc32 ?? computed.get(index) ?? 0;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const takePending = (): Buffer => {
+    const batch = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    return batch;
+  };
+  let position = start;
+  for (let piece = layout.findPiece(start); position <= end; piece++) {
+    throwIfAborted(signal);
+    const pieceStart = layout.pieceStart[piece]!;
+    const from = position - pieceStart;
+    const to = Math.min(end, layout.pieceStart[piece + 1]! - 1) - pieceStart; // inclusive
+    const index = layout.pieceEntry[piece]!;
+    if (layout.pieceKind[piece] === PIECE_DATA) {
+      // small data joins the header batch (a copy: the window is only lent); large data is yielded as is
+      const small = to - from + 1 <= SMALL_DATA_BYTES;
+      if (!small && pendingBytes > 0) yield takePending();
+      const entry = entries[index]!;
+      const wantCrc = entry.crc32 === undefined;
+      const data = streamData(entry, layout.records[index]!.size, from, to, wantCrc, options);
+      try {
+        for (let step = await data.next(); ; step = await data.next()) {
+          if (step.done === true) {
+            if (wantCrc) computed.set(index, step.value);
+            break;
+          }
+          if (small) {
+            pending.push(Buffer.from(step.value));
+            pendingBytes += step.value.length;
+          } else {
+            yield step.value;
+          }
+        }
+      } finally {
+        await data.return(0); // closes the file when the consumer stopped early; a no-op after the end
+      }
+      if (pendingBytes >= HEADER_BATCH_BYTES) yield takePending();
+    } else {
+      const bytes = layout.render(piece, crcOf(index));
+      pending.push(from === 0 && to === bytes.length - 1 ? bytes : bytes.subarray(from, to + 1));
+      pendingBytes += to - from + 1;
+      if (pendingBytes >= HEADER_BATCH_BYTES) yield takePending();
+    }
+    position = pieceStart + to + 1;
+  }
+  if (pendingBytes > 0) yield takePending();
+}
+
+/**
+ * Bytes `from`..`to` (inclusive) of one file, one reader window at a time; the file is open only
+ * while they are due and closed at once when the consumer stops early. Resolves to their CRC-32
+ * when `wantCrc`.
+ */
+async function* streamData(
+  entry: ResolvedEntry,
+  plannedSize: number,
+  from: number,
+  to: number,
+  wantCrc: boolean,
+  options: ZipStreamOptions,
+): AsyncGenerator<Buffer, number, undefined> {
+  const path = entry.source!;
+  const readerOptions = {
+    start: from,
+    end: to,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.pool ? { pool: options.pool } : {}),
+  };
+  let reader: ManagedReader;
+  try {
+    reader = await openReader(path, readerOptions);
+  } catch (error) {
+    if (error instanceof SluiceError && error.code === 'SLUICE_ERR_RANGE_OUTSIDE_FILE') {
+      // it shrank below the planned size since it was planned
+      const now = await stat(path);
+      throw new ZipSourceChangedError(path, 'size', plannedSize, now.size);
+    }
+    throw error;
+  }
+  try {
+    const { size, mtimeMs } = reader.stats;
+    if (size !== plannedSize) throw new ZipSourceChangedError(path, 'size', plannedSize, size);
+    // within 1 ms: entries may carry an mtime truncated to ms (a Date), the OS has ns
+    if (Math.abs(mtimeMs - entry.mtimeMs) >= 1) {
+      throw new ZipSourceChangedError(path, 'mtime (ms)', Math.floor(entry.mtimeMs), Math.floor(mtimeMs));
+    }
+    let crc = 0;
+    for (let window = await reader.next(); window !== null; window = await reader.next()) {
+      if (wantCrc) crc = crc32(window, crc);
+      yield window;
+    }
+    return crc;
+  } finally {
+    await reader.close();
+  }
+}
