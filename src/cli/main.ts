@@ -8,7 +8,7 @@ const packageJson = JSON.parse(readFileSync(new URL('../../../package.json', imp
 };
 
 export function helpText(): string {
-  const width = Math.max(8, ...commands.map((command) => command.name.length));
+  const width = Math.max('--version'.length, ...commands.map((command) => command.name.length));
   const lines = [
     'sluice: async I/O for Node.js as fast as sync I/O, with flat memory',
     '',
