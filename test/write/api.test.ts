@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { closeSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { test } from 'node:test';
+import { BatchWriter } from '../../src/write/index.js';
+import { codeOf, GatedSink, tempDir } from './helpers.js';
+
+test("a path is appended to by default and emptied with mode: 'truncate'", async (t) => {
+  const file = path.join(tempDir(t), 'log');
+  writeFileSync(file, 'old\n');
+  const appending = await BatchWriter.open(file);
+  appending.write('new\n');
+  await appending.close();
+  assert.equal(readFileSync(file, 'utf8'), 'old\nnew\n');
+  {
+    await using truncating = await BatchWriter.open(new URL(`file://${file}`), { mode: 'truncate' });
+    truncating.write(Buffer.from('only\n'));
+  }
+  assert.equal(readFileSync(file, 'utf8'), 'only\n', 'Symbol.asyncDispose flushed and closed');
+});
+
+test('open errors have sluice codes', async (t) => {
+  const dir = tempDir(t);
+  await assert.rejects(
+    BatchWriter.open(path.join(dir, 'missing', 'log')),
+    codeOf('SLUICE_ERR_FILE_NOT_FOUND'),
+  );
+  await assert.rejects(BatchWriter.open(dir), codeOf('SLUICE_ERR_NOT_A_FILE'));
+  await assert.rejects(BatchWriter.open(-1), codeOf('SLUICE_ERR_INVALID_ARGUMENT'));
+  await assert.rejects(
+    BatchWriter.open(path.join(dir, 'x'), { mode: 'append-ish' as 'append' }),
+    codeOf('SLUICE_ERR_INVALID_ARGUMENT'),
+  );
+  await assert.rejects(
+    BatchWriter.open(path.join(dir, 'x'), { strategy: 'mmap' as 'sync' }),
+    codeOf('SLUICE_ERR_INVALID_ARGUMENT'),
+  );
+  await assert.rejects(
+    BatchWriter.open(path.join(dir, 'y'), { highWaterMark: 10, maxBufferedBytes: 5 }),
+    codeOf('SLUICE_ERR_INVALID_ARGUMENT'),
+  );
+});
+
+test('an fd given by the caller stays open; strategy auto picks sync for a regular file', async (t) => {
+  const file = path.join(tempDir(t), 'log');
+  const fd = openSync(file, 'w');
+  t.after(() => closeSync(fd));
+  const writer = await BatchWriter.open(fd);
+  writer.write('abc');
+  await writer.sync();
+  await writer.close();
+  assert.doesNotThrow(() => fstatSync(fd));
+  assert.equal(readFileSync(file, 'utf8'), 'abc');
+});
+
+test('reserve/commit: in-place encoding, misuse is refused', async () => {
+  const sink = new GatedSink();
+  const writer = new BatchWriter(sink, { slabSize: 64, debug: false });
+  const view = writer.reserve(10);
+  assert.equal(view.length, 10);
+  assert.throws(() => writer.reserve(1), codeOf('SLUICE_ERR_RESERVATION'));
+  assert.throws(() => writer.write('x'), codeOf('SLUICE_ERR_RESERVATION'));
+  assert.throws(() => writer.commit(11), codeOf('SLUICE_ERR_RESERVATION'));
+  const written = view.write('héllo');
+  writer.commit(written);
+  assert.throws(() => writer.commit(0), codeOf('SLUICE_ERR_RESERVATION'), 'commit without reserve');
+  const flushed = writer.flush();
+  sink.complete();
+  await flushed;
+  assert.equal(Buffer.concat(sink.received).toString(), 'héllo');
+  await writer.close();
+});
+
+test('a reserved view cannot be used after commit under SLUICE_DEBUG=1', async () => {
+  const previous = process.env.SLUICE_DEBUG;
+  process.env.SLUICE_DEBUG = '1';
+  let writer: BatchWriter;
+  try {
+    writer = new BatchWriter(new GatedSink());
+  } finally {
+    if (previous === undefined) delete process.env.SLUICE_DEBUG;
+    else process.env.SLUICE_DEBUG = previous;
+  }
+  const view = writer.reserve(16);
+  view.write('committed');
+  writer.commit(9);
+  assert.equal(view.length, 0, 'detached');
+  assert.equal(view.byteLength, 0);
+  assert.throws(() => view.writeUInt32LE(1, 0), RangeError, 'writing into it throws');
+  assert.throws(() => view.set([1], 0), TypeError);
+  assert.throws(() => view.fill(0), TypeError);
+  assert.throws(() => view.readUInt8(0), RangeError, 'reading from it throws');
+  assert.equal(view.write('late'), 0, 'string writes take nothing');
+  const again = writer.reserve(4);
+  again.write('!!!!');
+  writer.commit(4);
+  assert.equal(again.length, 0);
+  // the gated sink never completes: look at what the writer would write next instead
+  const sink = new GatedSink();
+  const checking = new BatchWriter(sink, { debug: true });
+  const v = checking.reserve(8);
+  v.write('abcdefgh');
+  checking.commit(8);
+  assert.throws(() => v.fill(0), TypeError);
+  const flushed = checking.flush();
+  sink.complete();
+  await flushed;
+  assert.equal(
+    Buffer.concat(sink.received).toString(),
+    'abcdefgh',
+    'later misuse cannot change committed bytes',
+  );
+  await checking.close();
+});
+
+test('after close(): every operation has a clear error; close is idempotent', async () => {
+  const writer = new BatchWriter(new GatedSink());
+  await writer.close();
+  await writer.close();
+  assert.equal(writer.closed, true);
+  assert.throws(() => writer.write('x'), codeOf('SLUICE_ERR_WRITER_CLOSED'));
+  assert.throws(() => writer.reserve(1), codeOf('SLUICE_ERR_WRITER_CLOSED'));
+  await assert.rejects(writer.writeAsync('x'), codeOf('SLUICE_ERR_WRITER_CLOSED'));
+  await assert.rejects(writer.flush(), codeOf('SLUICE_ERR_WRITER_CLOSED'));
+  await assert.rejects(writer.sync(), codeOf('SLUICE_ERR_SYNC_UNSUPPORTED'));
+});
+
+test('a socket gets every byte in order through its writev path; sync() is refused', async (t) => {
+  const received: Buffer[] = [];
+  const done = new Promise<void>((resolve) => {
+    const server = net.createServer((socket) => {
+      socket.on('data', (chunk: Buffer) => received.push(chunk));
+      socket.on('end', () => {
+        server.close();
+        resolve();
+      });
+    });
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      void send(port);
+    });
+  });
+  const expected: Buffer[] = [];
+  let writeCalls = 0;
+  async function send(port: number): Promise<void> {
+    const socket = net.connect(port, '127.0.0.1');
+    t.after(() => socket.destroy());
+    const writer = await BatchWriter.open(socket, {
+      autoClose: true,
+      slabSize: 4096,
+      highWaterMark: 64 * 1024,
+    });
+    assert.match(writer.target, /^socket 127\.0\.0\.1:\d+$|^socket \(not connected\)$/);
+    await assert.rejects(writer.sync(), codeOf('SLUICE_ERR_SYNC_UNSUPPORTED'));
+    for (let index = 0; index < 20_000; index++) {
+      const frame = Buffer.from(`frame ${index} ${'.'.repeat(index % 50)}\n`);
+      expected.push(frame);
+      if (!writer.write(frame)) await writer.ready();
+    }
+    await writer.close();
+    writeCalls = writer.stats.writeCalls;
+  }
+  await done;
+  assert.ok(Buffer.concat(received).equals(Buffer.concat(expected)));
+  assert.ok(writeCalls > 0 && writeCalls < 20_000 / 10, `coalesced: ${writeCalls} batches for 20000 frames`);
+});
