@@ -146,6 +146,9 @@ export class BatchWriter {
   #droppedBytes = 0;
 
   #turnEndScheduled = false;
+  /** Strings written since the last #materialize(), joined; they fit the tail even at 3 bytes per unit. */
+  #rope = '';
+  #ropeUnits = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #retryStartedAt = 0;
   #retryDelayMs = 1;
@@ -216,12 +219,12 @@ export class BatchWriter {
 
   /** Bytes accepted and not yet written. */
   get bufferedBytes(): number {
-    return this.#buffered;
+    return this.#buffered + (this.#ropeUnits === 0 ? 0 : Buffer.byteLength(this.#rope));
   }
 
   /** True when `write()` would return false (at or past the high-water mark). */
   get needsDrain(): boolean {
-    return this.#buffered >= this.highWaterMark;
+    return this.#buffered + this.#ropeUnits >= this.highWaterMark;
   }
 
   get closed(): boolean {
@@ -229,6 +232,7 @@ export class BatchWriter {
   }
 
   get stats(): BatchWriterStats {
+    if (this.#ropeUnits !== 0) this.#materialize(false);
     return {
       bufferedBytes: this.#buffered,
       peakBufferedBytes: this.#peakBuffered,
@@ -255,20 +259,36 @@ export class BatchWriter {
         return this.#full(typeof data === 'string' ? Buffer.byteLength(data) : data.length);
       }
     }
-    if (data.length === 0) return this.#buffered < this.highWaterMark;
+    if (data.length === 0) return this.#buffered + this.#ropeUnits < this.highWaterMark;
     if (typeof data === 'string') {
-      // Fast path: at most 3 bytes per UTF-16 unit, so a string this short surely fits.
+      // Fast path: join the string to the rope (a V8 cons string: no copy). The rope is encoded
+      // into the tail with one call when it must be (#materialize); one Buffer#write per line
+      // costs more than the line's bytes. At most 3 bytes per UTF-16 unit, so the rope surely fits.
+      const units = this.#ropeUnits + data.length;
+      if (
+        units * 3 <= this.#tailEnd - this.#tailFill &&
+        this.#buffered + units * 3 <= this.maxBufferedBytes
+      ) {
+        this.#rope = units === data.length ? data : this.#rope + data;
+        this.#ropeUnits = units;
+        if (!this.#turnEndScheduled) this.#scheduleTurnEnd();
+        return this.#buffered + units < this.highWaterMark;
+      }
+      if (this.#ropeUnits !== 0) this.#materialize(true);
       const worstCase = data.length * 3;
       if (
         worstCase <= this.#tailEnd - this.#tailFill &&
         this.#buffered + worstCase <= this.maxBufferedBytes
       ) {
-        const length = this.#tail!.write(data, this.#tailFill);
-        this.#tailFill += length;
-        this.#added(length);
-      } else if (!this.#appendString(data)) {
-        return false;
+        this.#rope = data;
+        this.#ropeUnits = data.length;
+        if (!this.#turnEndScheduled) this.#scheduleTurnEnd();
+        return this.#buffered + data.length < this.highWaterMark;
       }
+      if (!this.#appendString(data)) return false;
+    } else if (this.#ropeUnits !== 0) {
+      this.#materialize(true);
+      if (!this.#appendBytes(data)) return false;
     } else if (
       data.length <= this.#tailEnd - this.#tailFill &&
       this.#buffered + data.length <= this.maxBufferedBytes
@@ -289,6 +309,7 @@ export class BatchWriter {
   writeAsync(data: string | Uint8Array): Promise<void> {
     try {
       this.#checkWritable('writeAsync');
+      if (this.#ropeUnits !== 0) this.#materialize(true);
       const byteLength = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
       this.#checkSize(byteLength);
       if (this.#asyncWrites.length === 0 && this.#fits(byteLength)) {
@@ -310,6 +331,7 @@ export class BatchWriter {
    */
   reserve(size: number): Buffer {
     this.#checkWritable('reserve');
+    if (this.#ropeUnits !== 0) this.#materialize(true);
     if (!Number.isSafeInteger(size) || size < 1 || size > this.slabSize) {
       throw new InvalidArgumentError(
         'reserve size',
@@ -371,7 +393,11 @@ export class BatchWriter {
   /** Resolves when fewer than `highWaterMark` bytes are buffered (at once if so already). */
   ready(): Promise<void> {
     if (this.#state === FAILED) return Promise.reject(this.#failure);
-    if (this.#buffered < this.highWaterMark || this.#state !== OPEN) return Promise.resolve();
+    if (this.#buffered + this.#ropeUnits < this.highWaterMark || this.#state !== OPEN)
+      return Promise.resolve();
+    this.#kickSafely(); // encodes the rope and starts a write if none is in flight
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#buffered < this.highWaterMark) return Promise.resolve();
     return new Promise((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
   }
 
@@ -379,6 +405,7 @@ export class BatchWriter {
   flush(): Promise<void> {
     if (this.#state === FAILED) return Promise.reject(this.#failure);
     if (this.#state === CLOSED) return Promise.reject(new WriterClosedError(this.target, 'flush'));
+    if (this.#ropeUnits !== 0) this.#materialize(false);
     const target = this.#accepted;
     if (this.#written >= target) return Promise.resolve();
     const promise = new Promise<void>((resolve, reject) => {
@@ -415,6 +442,7 @@ export class BatchWriter {
   }
 
   async #close(): Promise<void> {
+    if (this.#ropeUnits !== 0 && this.#state === OPEN) this.#materialize(false);
     if (this.#state === OPEN) this.#state = CLOSING;
     const reservation = this.#reservation;
     if (reservation !== undefined) {
@@ -549,6 +577,27 @@ export class BatchWriter {
     this.#tailEnd = slab.length;
   }
 
+  /**
+   * Encodes the rope into the tail (it fits: checked when each string joined it) and accepts its
+   * bytes. `schedule`: start a write if that passes `flushBytes` (not when called by #kick itself).
+   */
+  #materialize(schedule: boolean): void {
+    const rope = this.#rope;
+    this.#rope = '';
+    this.#ropeUnits = 0;
+    const length = this.#tail!.write(rope, this.#tailFill);
+    this.#tailFill += length;
+    this.#buffered += length;
+    this.#accepted += length;
+    if (this.#buffered > this.#peakBuffered) this.#peakBuffered = this.#buffered;
+    if (schedule && this.#buffered - this.#inFlight >= this.flushBytes) this.#kick();
+  }
+
+  #scheduleTurnEnd(): void {
+    this.#turnEndScheduled = true;
+    setImmediate(this.#onTurnEnd);
+  }
+
   /** Accounts `byteLength` accepted bytes and schedules their write. */
   #added(byteLength: number): void {
     this.#buffered += byteLength;
@@ -557,8 +606,7 @@ export class BatchWriter {
     if (this.#buffered - this.#inFlight >= this.flushBytes) {
       this.#kick();
     } else if (!this.#turnEndScheduled) {
-      this.#turnEndScheduled = true;
-      setImmediate(this.#onTurnEnd);
+      this.#scheduleTurnEnd();
     }
   }
 
@@ -572,6 +620,7 @@ export class BatchWriter {
 
   /** Starts a write unless one is in flight or waiting to retry (their completion continues). */
   #kick(): void {
+    if (this.#ropeUnits !== 0 && this.#state !== FAILED) this.#materialize(false);
     if (this.#inFlight > 0 || this.#retryTimer !== undefined || this.#state === FAILED) return;
     if (this.#buffered === 0) return;
     const sink = this.#sink;
@@ -662,6 +711,7 @@ export class BatchWriter {
     while (this.#flushWaiters.length > 0 && this.#flushWaiters.peek()!.target <= this.#written) {
       this.#flushWaiters.shift()!.resolve();
     }
+    if (this.#asyncWrites.length > 0 && this.#ropeUnits !== 0) this.#materialize(false);
     while (this.#asyncWrites.length > 0 && this.#fits(this.#asyncWrites.peek()!.byteLength)) {
       const pending = this.#asyncWrites.shift()!;
       this.#append(pending.data);
@@ -710,6 +760,14 @@ export class BatchWriter {
   /** Fails the writer: every byte not written is counted in the error, and every waiter gets it. */
   #fail(cause: unknown, operation?: string): WriteFailedError {
     if (this.#failure !== undefined) return this.#failure;
+    if (this.#ropeUnits !== 0) {
+      // accepted strings not yet encoded: they count as accepted and not written
+      const ropeBytes = Buffer.byteLength(this.#rope);
+      this.#rope = '';
+      this.#ropeUnits = 0;
+      this.#accepted += ropeBytes;
+      this.#buffered += ropeBytes;
+    }
     const elapsed = this.#retryStartedAt === 0 ? 0 : Math.round(performance.now() - this.#retryStartedAt);
     const detail =
       (cause as { code?: unknown }).code === 'EAGAIN'
