@@ -310,6 +310,9 @@ export class BatchWriter {
     try {
       this.#checkWritable('writeAsync');
       if (this.#ropeUnits !== 0) this.#materialize(true);
+      if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+        throw new InvalidArgumentError('data', 'a string, Buffer or Uint8Array', data);
+      }
       const byteLength = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
       this.#checkSize(byteLength);
       if (this.#asyncWrites.length === 0 && this.#fits(byteLength)) {
@@ -535,6 +538,9 @@ export class BatchWriter {
   }
 
   #appendBytes(data: Uint8Array): boolean {
+    if (!(data instanceof Uint8Array)) {
+      throw new InvalidArgumentError('data', 'a string, Buffer or Uint8Array', data);
+    }
     this.#checkSize(data.length);
     if (!this.#fits(data.length)) return this.#full(data.length);
     this.#append(data);

@@ -114,6 +114,14 @@ test('a reserved view cannot be used after commit under SLUICE_DEBUG=1', async (
   await checking.close();
 });
 
+test('data that is neither a string nor bytes is an argument error', async () => {
+  const writer = new BatchWriter(new GatedSink());
+  assert.throws(() => writer.write(42 as unknown as string), codeOf('SLUICE_ERR_INVALID_ARGUMENT'));
+  await assert.rejects(writer.writeAsync({} as unknown as string), codeOf('SLUICE_ERR_INVALID_ARGUMENT'));
+  assert.equal(writer.stats.acceptedBytes, 0);
+  await writer.close();
+});
+
 test('after close(): every operation has a clear error; close is idempotent', async () => {
   const writer = new BatchWriter(new GatedSink());
   await writer.close();
