@@ -9,6 +9,7 @@ import {
 } from '../errors.js';
 import { debugEnabled } from '../internal/debug.js';
 import { Fifo } from '../internal/fifo.js';
+import { ChunkQueue } from './chunk-queue.js';
 import { openSink, type SinkOptions, type WriteTarget } from './open.js';
 import type { WriteSink } from './sink.js';
 
@@ -68,9 +69,6 @@ const CLOSED = 2;
 const FAILED = 3;
 type State = typeof OPEN | typeof CLOSING | typeof CLOSED | typeof FAILED;
 
-/** writev takes at most IOV_MAX (1024 on Linux) buffers per call. */
-const IOV_MAX = 1024;
-
 interface FlushWaiter {
   /** Resolve once `writtenBytes >= target`. */
   target: number;
@@ -97,12 +95,13 @@ interface Reservation {
  * for callers that encode in place. Bytes are written in the order they were accepted.
  *
  * Invariants:
- * - `#slabs` holds the chunks with bytes not yet written, oldest first; the last is the tail being
- *   filled. Slab `i` holds bytes `[i === 0 ? #headOffset : 0, i === last ? #tailFill : #fills[i])`.
+ * - `#chunks` holds every accepted byte not yet written, in order (see ChunkQueue); strings
+ *   written since the last batch wait in `#rope`, ahead of nothing: they are encoded before any
+ *   other byte is added and before a write starts.
  * - `#buffered === #accepted - #written` and never exceeds `maxBufferedBytes`.
  * - at most one sink write is in flight (`#inFlight > 0`); it covers the first `#inFlight` buffered
- *   bytes, which nothing modifies until it completes; new bytes only go after `#tailFill`.
- * - an open reservation is `[#tailFill, #tailFill + size)` of the tail, which stays the tail and is
+ *   bytes, which nothing modifies until it completes; new bytes only go after the tail's fill.
+ * - an open reservation is `[tailFill, tailFill + size)` of the tail, which stays the tail and is
  *   never rewound while the reservation is open.
  */
 export class BatchWriter {
@@ -122,12 +121,7 @@ export class BatchWriter {
   #onDrop: ((bytes: number) => void) | undefined;
   #onError: ((error: WriteFailedError) => void) | undefined;
 
-  #slabs: Buffer[] = [];
-  #fills: number[] = [];
-  #headOffset = 0;
-  #tail: Buffer | undefined;
-  #tailFill = 0;
-  #tailEnd = 0;
+  #chunks: ChunkQueue;
 
   #state: State = OPEN;
   #failure: WriteFailedError | undefined;
@@ -201,6 +195,7 @@ export class BatchWriter {
         name: `write ${this.target}`,
         debug: false,
       });
+    this.#chunks = new ChunkQueue(this.#pool);
   }
 
   /**
@@ -266,7 +261,7 @@ export class BatchWriter {
       // costs more than the line's bytes. At most 3 bytes per UTF-16 unit, so the rope surely fits.
       const units = this.#ropeUnits + data.length;
       if (
-        units * 3 <= this.#tailEnd - this.#tailFill &&
+        units * 3 <= this.#chunks.tailEnd - this.#chunks.tailFill &&
         this.#buffered + units * 3 <= this.maxBufferedBytes
       ) {
         this.#rope = units === data.length ? data : this.#rope + data;
@@ -277,7 +272,7 @@ export class BatchWriter {
       if (this.#ropeUnits !== 0) this.#materialize(true);
       const worstCase = data.length * 3;
       if (
-        worstCase <= this.#tailEnd - this.#tailFill &&
+        worstCase <= this.#chunks.tailEnd - this.#chunks.tailFill &&
         this.#buffered + worstCase <= this.maxBufferedBytes
       ) {
         this.#rope = data;
@@ -290,11 +285,12 @@ export class BatchWriter {
       this.#materialize(true);
       if (!this.#appendBytes(data)) return false;
     } else if (
-      data.length <= this.#tailEnd - this.#tailFill &&
+      data.length <= this.#chunks.tailEnd - this.#chunks.tailFill &&
       this.#buffered + data.length <= this.maxBufferedBytes
     ) {
-      this.#tail!.set(data, this.#tailFill);
-      this.#tailFill += data.length;
+      const chunks = this.#chunks;
+      chunks.tail!.set(data, chunks.tailFill);
+      chunks.tailFill += data.length;
       this.#added(data.length);
     } else if (!this.#appendBytes(data)) {
       return false;
@@ -342,7 +338,7 @@ export class BatchWriter {
         size,
       );
     }
-    if (this.#tailEnd - this.#tailFill < size || !this.#fitsBytes(size)) {
+    if (this.#chunks.tailEnd - this.#chunks.tailFill < size || !this.#fitsBytes(size)) {
       if (!this.#fits(size)) {
         if (this.onFull === 'wait') {
           throw new WriteBufferFullError(this.target, size, this.#buffered, this.maxBufferedBytes);
@@ -353,13 +349,13 @@ export class BatchWriter {
       }
       this.#newTail();
     }
-    const tail = this.#tail!;
+    const { tail, tailFill } = this.#chunks;
     if (this.#debug) {
       const view = Buffer.from(new ArrayBuffer(size));
       this.#reservation = { view, size, copy: 'debug' };
       return view;
     }
-    const view = tail.subarray(this.#tailFill, this.#tailFill + size);
+    const view = tail!.subarray(tailFill, tailFill + size);
     this.#reservation = { view, size, copy: false };
     return view;
   }
@@ -385,10 +381,10 @@ export class BatchWriter {
       throw this.#failure ?? new WriterClosedError(this.target, 'commit');
     }
     if (reservation.copy === 'debug') {
-      reservation.view.copy(this.#tail!, this.#tailFill, 0, written);
+      reservation.view.copy(this.#chunks.tail!, this.#chunks.tailFill, 0, written);
       detach(reservation.view);
     }
-    this.#tailFill += written;
+    this.#chunks.tailFill += written;
     if (written > 0) this.#added(written);
     return this.#buffered < this.highWaterMark;
   }
@@ -506,12 +502,7 @@ export class BatchWriter {
 
   /** Whether `byteLength` more bytes fit under both bounds: bytes, and slabs left in the pool. */
   #fits(byteLength: number): boolean {
-    if (!this.#fitsBytes(byteLength)) return false;
-    const room = this.#tailEnd - this.#tailFill;
-    if (byteLength <= room) return true;
-    const slabsNeeded = Math.ceil((byteLength - room) / this.slabSize);
-    const { inUse, maxSlabs } = this.#pool.stats();
-    return maxSlabs - inUse >= slabsNeeded;
+    return this.#fitsBytes(byteLength) && this.#chunks.hasSlabsFor(byteLength);
   }
 
   /** Refuses (wait), or drops and counts (drop), a write that does not fit. Returns false. */
@@ -549,38 +540,23 @@ export class BatchWriter {
 
   /** Copies `data` (already checked to fit) after the tail, continuing into new slabs. */
   #append(data: string | Uint8Array): void {
+    const chunks = this.#chunks;
     if (typeof data === 'string') {
       const byteLength = Buffer.byteLength(data);
-      if (byteLength <= this.#tailEnd - this.#tailFill) {
-        this.#tailFill += this.#tail!.write(data, this.#tailFill);
+      if (byteLength <= chunks.tailEnd - chunks.tailFill) {
+        chunks.tailFill += chunks.tail!.write(data, chunks.tailFill);
         this.#added(byteLength);
         return;
       }
       data = Buffer.from(data);
     }
-    let offset = 0;
-    while (offset < data.length) {
-      if (this.#tailFill === this.#tailEnd) this.#newTail();
-      const take = Math.min(data.length - offset, this.#tailEnd - this.#tailFill);
-      this.#tail!.set(take === data.length ? data : data.subarray(offset, offset + take), this.#tailFill);
-      this.#tailFill += take;
-      offset += take;
-    }
+    // #fits() saw the slabs in the pool and nothing ran since (this is synchronous): they are there
+    if (!chunks.append(data)) throw new Error('sluice/write: pool emptied between check and append');
     this.#added(data.length);
   }
 
   #newTail(): void {
-    const slab = this.#pool.tryAcquire();
-    // #fits() checked the pool; reaching this means a shared pool was emptied behind our back
-    if (slab === undefined)
-      throw new WriteBufferFullError(this.target, 0, this.#buffered, this.maxBufferedBytes);
-    const last = this.#slabs.length - 1;
-    if (last >= 0) this.#fills[last] = this.#tailFill;
-    this.#slabs.push(slab);
-    this.#fills.push(0);
-    this.#tail = slab;
-    this.#tailFill = 0;
-    this.#tailEnd = slab.length;
+    if (!this.#chunks.newTail()) throw new Error('sluice/write: pool emptied between check and use');
   }
 
   /**
@@ -591,8 +567,9 @@ export class BatchWriter {
     const rope = this.#rope;
     this.#rope = '';
     this.#ropeUnits = 0;
-    const length = this.#tail!.write(rope, this.#tailFill);
-    this.#tailFill += length;
+    const chunks = this.#chunks;
+    const length = chunks.tail!.write(rope, chunks.tailFill);
+    chunks.tailFill += length;
     this.#buffered += length;
     this.#accepted += length;
     if (this.#buffered > this.#peakBuffered) this.#peakBuffered = this.#buffered;
@@ -667,19 +644,9 @@ export class BatchWriter {
     this.#kick();
   };
 
-  /** The buffered bytes from the head, at most `maxBatchBytes` and `IOV_MAX` chunks; marks them in flight. */
+  /** The buffered bytes from the head, at most `maxBatchBytes` and 1024 chunks; marks them in flight. */
   #collect(): Buffer[] {
-    const chunks: Buffer[] = [];
-    const last = this.#slabs.length - 1;
-    let bytes = 0;
-    for (let index = 0; index <= last && chunks.length < IOV_MAX && bytes < this.#maxBatchBytes; index++) {
-      const start = index === 0 ? this.#headOffset : 0;
-      const end = index === last ? this.#tailFill : this.#fills[index]!;
-      if (end <= start) continue;
-      const take = Math.min(end - start, this.#maxBatchBytes - bytes);
-      chunks.push(this.#slabs[index]!.subarray(start, start + take));
-      bytes += take;
-    }
+    const { chunks, bytes } = this.#chunks.collect(this.#maxBatchBytes);
     this.#inFlight = bytes;
     this.#writeCalls++;
     return chunks;
@@ -695,21 +662,7 @@ export class BatchWriter {
     }
     this.#buffered -= bytesWritten;
     this.#written += bytesWritten;
-    let remaining = bytesWritten;
-    while (this.#slabs.length > 1) {
-      const available = this.#fills[0]! - this.#headOffset;
-      if (remaining < available) break;
-      remaining -= available;
-      this.#pool.release(this.#slabs.shift()!);
-      this.#fills.shift();
-      this.#headOffset = 0;
-    }
-    this.#headOffset += remaining;
-    if (this.#buffered === 0 && this.#reservation === undefined && this.#slabs.length === 1) {
-      // all written: fill the tail from its start again
-      this.#headOffset = 0;
-      this.#tailFill = 0;
-    }
+    this.#chunks.consume(bytesWritten, this.#reservation === undefined);
     this.#wake();
   }
 
@@ -796,13 +749,7 @@ export class BatchWriter {
 
   #releaseAll(): void {
     if (this.#inFlight > 0) return; // the sink still reads them; #onWritten comes back here
-    for (const slab of this.#slabs) this.#pool.release(slab);
-    this.#slabs = [];
-    this.#fills = [];
-    this.#tail = undefined;
-    this.#tailFill = 0;
-    this.#tailEnd = 0;
-    this.#headOffset = 0;
+    this.#chunks.releaseAll();
   }
 }
 
