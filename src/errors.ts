@@ -210,6 +210,16 @@ export class SyncUnsupportedError extends SluiceError {
   }
 }
 
+/** `flushSync()` on a writer that cannot write on the calling thread now (a socket, or a threadpool write running). */
+export class FlushSyncUnavailableError extends SluiceError {
+  constructor(target: string, reason: string) {
+    super(
+      'SLUICE_ERR_FLUSH_SYNC_UNAVAILABLE',
+      `flushSync() on the writer for ${target} is not possible: ${reason}`,
+    );
+  }
+}
+
 /**
  * Bytes accepted by a `BatchWriter` could not be written. The writer is failed from then on.
  * `writtenBytes` reached the kernel (for a file: the file has them, in order); `unwrittenBytes` were

@@ -1,5 +1,6 @@
 import { BufferPool } from '../buffers/index.js';
 import {
+  FlushSyncUnavailableError,
   InvalidArgumentError,
   ReservationError,
   SyncUnsupportedError,
@@ -414,6 +415,46 @@ export class BatchWriter {
     return promise;
   }
 
+  /**
+   * Writes everything accepted so far before returning, on the calling thread: for
+   * `process.on('exit')` handlers, where promises never settle. Needs a sink that can write
+   * synchronously (a path or fd; not a socket) and no threadpool write in flight. `EAGAIN` is
+   * retried by sleeping 1 ms at a time, within `retryBudgetMs`.
+   */
+  flushSync(): void {
+    if (this.#state === FAILED) throw this.#failure;
+    if (this.#state === CLOSED) throw new WriterClosedError(this.target, 'flushSync');
+    const sink = this.#sink;
+    const writevSync = sink.writevSync;
+    if (writevSync === undefined)
+      throw new FlushSyncUnavailableError(this.target, 'it is not a file descriptor');
+    if (this.#inFlight > 0)
+      throw new FlushSyncUnavailableError(this.target, 'a threadpool write is in flight');
+    if (this.#ropeUnits !== 0) this.#materialize(false);
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    let retryStartedAt = 0;
+    while (this.#buffered > 0) {
+      const chunks = this.#collect();
+      let bytesWritten: number;
+      try {
+        bytesWritten = writevSync.call(sink, chunks);
+      } catch (error) {
+        this.#inFlight = 0;
+        const now = performance.now();
+        retryStartedAt ||= now;
+        if ((error as { code?: unknown }).code === 'EAGAIN' && now - retryStartedAt <= this.#retryBudgetMs) {
+          this.#retries++;
+          Atomics.wait(sleepCell, 0, 0, 1);
+          continue;
+        }
+        throw this.#fail(error);
+      }
+      if (bytesWritten > 0) retryStartedAt = 0;
+      this.#completed(bytesWritten);
+    }
+  }
+
   /** Flushes, then makes the bytes durable (`fdatasync`). Files only. */
   async sync(): Promise<void> {
     const sync = this.#sink.sync;
@@ -752,6 +793,9 @@ export class BatchWriter {
     this.#chunks.releaseAll();
   }
 }
+
+/** Atomics.wait on this never wakes early: a 1 ms sleep for flushSync()'s EAGAIN retries. */
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;

@@ -36,6 +36,7 @@ export function createThreadpoolFdSink(fd: number, options: FdSinkOptions = {}):
     writev: (chunks, callback) => {
       fs.writev(fd, chunks as Buffer[], (error, bytesWritten) => callback(error, bytesWritten ?? 0));
     },
+    writevSync: (chunks) => fs.writevSync(fd, chunks as Buffer[]),
     sync: () => fdatasync(fd),
     close: () => (options.autoClose === true ? closeFd(fd) : Promise.resolve()),
   };

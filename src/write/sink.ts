@@ -35,4 +35,6 @@ export interface AsyncWriteSink extends SinkBase {
   readonly kind: 'async';
   /** Writes a prefix of `chunks`; calls back once, never synchronously, with its length in bytes. */
   writev(chunks: readonly Buffer[], callback: (error: Error | null, bytesWritten: number) => void): void;
+  /** For `flushSync()` (exit handlers), when the target can also be written on the calling thread. */
+  writevSync?(chunks: readonly Buffer[]): number;
 }

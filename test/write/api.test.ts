@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -172,4 +173,42 @@ test('a socket gets every byte in order through its writev path; sync() is refus
   await done;
   assert.ok(Buffer.concat(received).equals(Buffer.concat(expected)));
   assert.ok(writeCalls > 0 && writeCalls < 20_000 / 10, `coalesced: ${writeCalls} batches for 20000 frames`);
+});
+
+test('flushSync() writes everything before returning, also from an exit handler', async (t) => {
+  const dir = tempDir(t);
+  for (const strategy of ['sync', 'threadpool'] as const) {
+    const file = path.join(dir, `log-${strategy}`);
+    const writer = await BatchWriter.open(file, { strategy, mode: 'truncate' });
+    writer.write('one\n');
+    writer.write(Buffer.from('two\n'));
+    writer.flushSync();
+    assert.equal(readFileSync(file, 'utf8'), 'one\ntwo\n', strategy);
+    if (strategy === 'threadpool') {
+      writer.write('three\n');
+      const flushed = writer.flush(); // a threadpool write is now in flight
+      assert.throws(() => writer.flushSync(), codeOf('SLUICE_ERR_FLUSH_SYNC_UNAVAILABLE'));
+      await flushed;
+    }
+    await writer.close();
+    assert.throws(() => writer.flushSync(), codeOf('SLUICE_ERR_WRITER_CLOSED'));
+  }
+  assert.throws(
+    () => new BatchWriter(new GatedSink()).flushSync(),
+    codeOf('SLUICE_ERR_FLUSH_SYNC_UNAVAILABLE'),
+  );
+
+  // the use it exists for: a process that exits with bytes still buffered
+  const file = path.join(dir, 'exit.log');
+  const module = new URL('../../src/write/index.js', import.meta.url).href;
+  const script = `
+    const { BatchWriter } = await import(${JSON.stringify(module)});
+    const writer = await BatchWriter.open(${JSON.stringify(file)}, { strategy: 'threadpool' });
+    process.on('exit', () => writer.flushSync());
+    for (let i = 0; i < 1000; i++) writer.write('line ' + i + '\\n');
+    process.exit(0);`;
+  execFileSync(process.execPath, ['--input-type=module', '-e', script]);
+  const lines = readFileSync(file, 'utf8').split('\n');
+  assert.equal(lines.length, 1001);
+  assert.equal(lines[999], 'line 999');
 });

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
   closeSync,
+  constants,
   existsSync,
   mkdtempSync,
   openSync,
   readFileSync,
+  readSync,
   rmdirSync,
   rmSync,
   statSync,
@@ -167,4 +169,57 @@ test('EAGAIN is retried within the budget, then fails with SLUICE_ERR_WRITE_FAIL
   assert.equal((error as WriteFailedError).syscallCode, 'EAGAIN');
   assert.match((error as Error).message, /EAGAIN for \d+ ms, beyond retryBudgetMs 30/);
   await assert.rejects(failing.close(), codeOf('SLUICE_ERR_WRITE_FAILED'));
+});
+
+/** A FIFO in a temp dir, with its read end open (non-blocking) so the write end can be opened. */
+function fifo(t: { after(fn: () => void): void }): { path: string; reader: number } {
+  const file = path.join(tempDir(t), 'fifo');
+  execFileSync('mkfifo', [file]);
+  const reader = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  return { path: file, reader };
+}
+
+test('a pipe whose reader is gone fails with SLUICE_ERR_WRITE_PEER_CLOSED (EPIPE)', async (t) => {
+  const pipe = fifo(t);
+  const writer = await BatchWriter.open(pipe.path, { mode: 'truncate' });
+  writer.write('first\n');
+  await writer.flush();
+  closeSync(pipe.reader);
+  writer.write('into the void\n');
+  const error = await writer.flush().catch((thrown: unknown) => thrown);
+  assertFailure(error, 'SLUICE_ERR_WRITE_PEER_CLOSED', 20);
+  assert.equal((error as WriteFailedError).syscallCode, 'EPIPE');
+  assert.deepEqual(
+    [(error as WriteFailedError).writtenBytes, (error as WriteFailedError).unwrittenBytes],
+    [6, 14],
+  );
+  await assert.rejects(writer.close(), (thrown: unknown) => thrown === error);
+});
+
+test('a full non-blocking pipe (EAGAIN) is retried until its reader catches up; nothing is lost', async (t) => {
+  const pipe = fifo(t);
+  t.after(() => closeSync(pipe.reader));
+  const fd = openSync(pipe.path, constants.O_WRONLY | constants.O_NONBLOCK);
+  const writer = await BatchWriter.open(fd, { autoClose: true });
+  const expected = Buffer.alloc(512 * 1024);
+  for (let index = 0; index < expected.length; index++) expected[index] = (index * 7) & 0xff;
+  writer.write(expected); // more than a pipe holds (64 KiB): the writer meets EAGAIN
+  const flushed = writer.flush();
+  const received: Buffer[] = [];
+  let total = 0;
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let round = 0; round < 2000 && total < expected.length; round++) {
+    await new Promise((resolve) => setTimeout(resolve, round < 5 ? 20 : 1)); // let the pipe fill first
+    try {
+      const length = readSync(pipe.reader, chunk, 0, chunk.length, null);
+      received.push(Buffer.from(chunk.subarray(0, length)));
+      total += length;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+    }
+  }
+  await flushed;
+  await writer.close();
+  assert.ok(writer.stats.retries > 0, 'EAGAIN was met and retried');
+  assert.ok(Buffer.concat(received).equals(expected));
 });
