@@ -25,28 +25,44 @@ export function createStreamSink(stream: Writable, options: StreamSinkOptions = 
     streamError ??= error;
   };
   stream.on('error', onError);
+  const write = (
+    chunks: readonly Buffer[],
+    callback: (error: Error | null, bytesWritten: number) => void,
+  ): void => {
+    if (stream.destroyed || stream.writableEnded) {
+      const error =
+        streamError ?? closedError(stream.destroyed ? 'ERR_STREAM_DESTROYED' : 'ERR_STREAM_WRITE_AFTER_END');
+      process.nextTick(callback, error, 0);
+      return;
+    }
+    let total = 0;
+    for (const chunk of chunks) total += chunk.length;
+    const last = chunks.length - 1;
+    stream.cork();
+    for (let index = 0; index < last; index++) stream.write(chunks[index]);
+    stream.write(chunks[last], (error) => {
+      // a destroyed stream reports ERR_STREAM_DESTROYED; the error that destroyed it says more
+      if (error) callback(streamError ?? error, 0);
+      else callback(null, total);
+    });
+    stream.uncork();
+  };
   return {
     kind: 'async',
     target,
     writev: (chunks, callback) => {
-      if (stream.destroyed || stream.writableEnded) {
-        const error =
-          streamError ??
-          closedError(stream.destroyed ? 'ERR_STREAM_DESTROYED' : 'ERR_STREAM_WRITE_AFTER_END');
-        process.nextTick(callback, error, 0);
+      if (!stream.writableNeedDrain || stream.destroyed) {
+        write(chunks, callback);
         return;
       }
-      let total = 0;
-      for (const chunk of chunks) total += chunk.length;
-      const last = chunks.length - 1;
-      stream.cork();
-      for (let index = 0; index < last; index++) stream.write(chunks[index]);
-      stream.write(chunks[last], (error) => {
-        // a destroyed stream reports ERR_STREAM_DESTROYED; the error that destroyed it says more
-        if (error) callback(streamError ?? error, 0);
-        else callback(null, total);
-      });
-      stream.uncork();
+      // someone else filled the stream's buffer (other writers share the socket): honour 'drain'
+      const resume = (): void => {
+        stream.off('drain', resume);
+        stream.off('close', resume);
+        write(chunks, callback);
+      };
+      stream.on('drain', resume);
+      stream.on('close', resume);
     },
     close: async () => {
       try {

@@ -212,3 +212,26 @@ test('flushSync() writes everything before returning, also from an exit handler'
   assert.equal(lines.length, 1001);
   assert.equal(lines[999], 'line 999');
 });
+
+test("a socket someone else filled: the writer waits for 'drain', and bytes stay in order", async (t) => {
+  const received: Buffer[] = [];
+  const server = net.createServer((socket) => {
+    socket.pause(); // let the writer's side fill up first
+    setTimeout(() => socket.resume(), 50);
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    socket.on('end', () => socket.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const other = Buffer.alloc(4 << 20, 0x2e);
+  assert.equal(socket.write(other), false, 'the other writer filled the socket buffer');
+  const writer = await BatchWriter.open(socket, { autoClose: true });
+  writer.write('after the other writer\n');
+  await writer.close();
+  await new Promise((resolve) => socket.once('close', resolve));
+  const all = Buffer.concat(received);
+  assert.equal(all.length, other.length + 23);
+  assert.equal(all.subarray(other.length).toString(), 'after the other writer\n');
+});
