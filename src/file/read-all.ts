@@ -1,12 +1,7 @@
-import {
-  AbortError,
-  FileGrewError,
-  FileShrankError,
-  InvalidArgumentError,
-  NotAFileError,
-} from '../errors.js';
-import { close, fstat, open, read } from './fs-async.js';
-import { fromOsError, kindOf } from './os-errors.js';
+import { AbortError, FileGrewError, FileShrankError, InvalidArgumentError } from '../errors.js';
+import { close, read } from './fs-async.js';
+import { openRegularFile } from './open-file.js';
+import { fromOsError } from './os-errors.js';
 import { SYNC_MAX_BYTES, threadpoolSize } from './planner.js';
 
 /** One positional read of `readAll`: 8 MiB, up to 4 in flight (fastest here: 2 MiB x 4 took 1.3x as long). */
@@ -32,16 +27,8 @@ export async function readAll(path: string, options: ReadAllOptions = {}): Promi
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidArgumentError('signal', 'an AbortSignal', signal);
   }
-  if (signal?.aborted) throw new AbortError(`reading ${path}`, signal.reason);
-  let fd: number;
+  const { fd, stats } = await openRegularFile(path, signal);
   try {
-    fd = await open(path, 'r');
-  } catch (error) {
-    throw fromOsError(path, error);
-  }
-  try {
-    const stats = await fstat(fd);
-    if (!stats.isFile()) throw new NotAFileError(path, kindOf(stats));
     if (stats.size === 0) return await readUntilEnd(path, fd, signal);
     return await readKnownSize(path, fd, stats.size, signal);
   } catch (error) {

@@ -3,12 +3,11 @@ import {
   AbortError,
   ConcurrentNextError,
   InvalidArgumentError,
-  NotAFileError,
   RangeOutsideFileError,
   ReaderClosedError,
 } from '../errors.js';
-import { close, fstat, open } from './fs-async.js';
-import { fromOsError, kindOf } from './os-errors.js';
+import { close } from './fs-async.js';
+import { openRegularFile } from './open-file.js';
 import { load, MAX_WINDOW, plan, recordThroughput } from './planner.js';
 import { defaultPool } from './pools.js';
 import { SyncSource } from './sources/sync.js';
@@ -34,19 +33,8 @@ const STRATEGIES: ReadonlySet<string> = new Set(['auto', 'threadpool', 'worker',
 export async function openReader(path: string, options: OpenReaderOptions = {}): Promise<ManagedReader> {
   validate(path, options);
   const { signal } = options;
-  if (signal?.aborted) throw new AbortError(`opening ${path}`, signal.reason);
-  let fd: number;
+  const { fd, stats } = await openRegularFile(path, signal);
   try {
-    fd = await open(path, 'r');
-  } catch (error) {
-    throw fromOsError(path, error);
-  }
-  try {
-    const stats = await fstat(fd).catch((error: unknown) => {
-      throw fromOsError(path, error);
-    });
-    if (!stats.isFile()) throw new NotAFileError(path, kindOf(stats));
-    if (signal?.aborted) throw new AbortError(`opening ${path}`, signal.reason);
     const size = stats.size;
     const start = options.start ?? 0;
     const end = options.end ?? size - 1;

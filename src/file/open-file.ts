@@ -1,0 +1,33 @@
+import type { Stats } from 'node:fs';
+import { AbortError, NotAFileError } from '../errors.js';
+import { close, fstat, open } from './fs-async.js';
+import { fromOsError, kindOf } from './os-errors.js';
+
+/**
+ * Opens `path` read-only and checks it is a regular file. On any failure (missing, permission, a
+ * directory, aborted meanwhile) the fd is closed again and a coded error thrown: the caller owns
+ * the fd only when this resolves.
+ */
+export async function openRegularFile(
+  path: string,
+  signal: AbortSignal | undefined,
+): Promise<{ fd: number; stats: Stats }> {
+  if (signal?.aborted) throw new AbortError(`opening ${path}`, signal.reason);
+  let fd: number;
+  try {
+    fd = await open(path, 'r');
+  } catch (error) {
+    throw fromOsError(path, error);
+  }
+  try {
+    const stats = await fstat(fd).catch((error: unknown) => {
+      throw fromOsError(path, error);
+    });
+    if (!stats.isFile()) throw new NotAFileError(path, kindOf(stats));
+    if (signal?.aborted) throw new AbortError(`opening ${path}`, signal.reason);
+    return { fd, stats };
+  } catch (error) {
+    await close(fd).catch(() => {});
+    throw error;
+  }
+}
