@@ -222,6 +222,96 @@ export class CrcCacheError extends SluiceError {
 // ---------------------------------------------------------------------------------------------
 // sluice/write
 
+/** `write()`, `reserve()`, `flush()` or `sync()` on a `BatchWriter` after `close()` was called. */
+export class WriterClosedError extends SluiceError {
+  constructor(target: string, operation: string) {
+    super('SLUICE_ERR_WRITER_CLOSED', `${operation}() on the writer for ${target} after close()`);
+  }
+}
+
+/**
+ * The writer holds its hard bound of buffered bytes (`maxBufferedBytes`) and the policy is `'wait'`:
+ * nothing of the refused write was taken; wait with `await writer.ready()` or use `writeAsync()`.
+ */
+export class WriteBufferFullError extends SluiceError {
+  readonly requestedBytes: number;
+  readonly bufferedBytes: number;
+  constructor(target: string, requestedBytes: number, bufferedBytes: number, maxBufferedBytes: number) {
+    super(
+      'SLUICE_ERR_WRITE_BUFFER_FULL',
+      `writer for ${target} is full: ${bufferedBytes} bytes buffered + ${requestedBytes} requested exceeds ` +
+        `maxBufferedBytes ${maxBufferedBytes}; await writer.ready() or use writeAsync()`,
+    );
+    this.requestedBytes = requestedBytes;
+    this.bufferedBytes = bufferedBytes;
+  }
+}
+
+/** `reserve()` / `commit()` used out of order: a second reserve, a commit without one, or too many bytes. */
+export class ReservationError extends SluiceError {
+  constructor(target: string, detail: string) {
+    super('SLUICE_ERR_RESERVATION', `writer for ${target}: ${detail}`);
+  }
+}
+
+/** `sync()` on a writer whose sink cannot make bytes durable (a socket or another stream). */
+export class SyncUnsupportedError extends SluiceError {
+  constructor(target: string) {
+    super('SLUICE_ERR_SYNC_UNSUPPORTED', `sync() is not supported by the writer for ${target} (not a file)`);
+  }
+}
+
+/** `flushSync()` on a writer that cannot write on the calling thread now (a socket, or a threadpool write running). */
+export class FlushSyncUnavailableError extends SluiceError {
+  constructor(target: string, reason: string) {
+    super(
+      'SLUICE_ERR_FLUSH_SYNC_UNAVAILABLE',
+      `flushSync() on the writer for ${target} is not possible: ${reason}`,
+    );
+  }
+}
+
+/**
+ * Bytes accepted by a `BatchWriter` could not be written. The writer is failed from then on.
+ * `writtenBytes` reached the kernel (for a file: the file has them, in order); `unwrittenBytes` were
+ * accepted but never written (they are discarded, and counted here so nothing is lost silently).
+ */
+export class WriteFailedError extends SluiceError {
+  readonly writtenBytes: number;
+  readonly unwrittenBytes: number;
+  constructor(target: string, cause: unknown, writtenBytes: number, unwrittenBytes: number, detail?: string) {
+    const code = WriteFailedError.codeFor(cause);
+    super(
+      code,
+      `write to ${target} failed (${detail ?? messageOf(cause)}): ${writtenBytes} bytes written, ` +
+        `${unwrittenBytes} bytes not written`,
+      { cause },
+    );
+    this.writtenBytes = writtenBytes;
+    this.unwrittenBytes = unwrittenBytes;
+  }
+
+  /** The sluice code for an OS or stream error code. */
+  static codeFor(cause: unknown): string {
+    const code = typeof cause === 'object' && cause !== null && 'code' in cause ? cause.code : undefined;
+    switch (code) {
+      case 'EPIPE':
+      case 'ECONNRESET':
+      case 'ENOTCONN':
+      case 'ERR_STREAM_DESTROYED':
+      case 'ERR_STREAM_WRITE_AFTER_END':
+        return 'SLUICE_ERR_WRITE_PEER_CLOSED';
+      case 'ENOSPC':
+      case 'EDQUOT':
+        return 'SLUICE_ERR_WRITE_NO_SPACE';
+      case 'EBADF':
+        return 'SLUICE_ERR_WRITE_BAD_FD';
+      default:
+        return 'SLUICE_ERR_WRITE_FAILED';
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // sluice/http
 

@@ -2,7 +2,8 @@ import type { Experiment } from '../harness/types.js';
 import { fileread } from './fileread.js';
 import { serve } from './serve.js';
 import { tasks } from './tasks.js';
+import { writeExperiment } from './write.js';
 import { zip } from './zip.js';
 
 /** Every experiment, in the order `sluice-lab all` runs them. */
-export const experiments: readonly Experiment[] = [fileread, zip, serve, tasks];
+export const experiments: readonly Experiment[] = [fileread, zip, serve, writeExperiment, tasks];
