@@ -1,4 +1,5 @@
 import type { Experiment } from '../harness/types.js';
+import { fileread } from './fileread.js';
 
 /** Every experiment, in the order `sluice-lab all` runs them. */
-export const experiments: readonly Experiment[] = [];
+export const experiments: readonly Experiment[] = [fileread];
