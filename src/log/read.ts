@@ -1,29 +1,29 @@
-import { open } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { openReader } from '../file/index.js';
 
 export interface Window {
   /** File offset of `bytes[0]`. */
   offset: number;
-  /** Valid until the next iteration step. */
+  /** Valid until the next iteration step (a managed reader window). */
   bytes: Buffer;
 }
 
 /**
- * Reads `path` from `start` to its end in windows. The log's one read path: it becomes a thin wrapper
- * over `openReader` from sluice/file (`{ start, windowSize }`, windows valid until the next `next()`)
- * when that module lands; nothing else in the log reads segment files.
+ * Reads `path` from `start` to the size it has now, in managed-reader windows. The log's one read
+ * path (recovery and replay). The range is fixed at the current size on purpose: the newest segment
+ * grows while it is replayed, and the records past that size are not durable yet at the start.
  */
-export async function* readWindows(path: string, start: number, windowSize: number): AsyncGenerator<Window> {
-  const handle = await open(path, 'r');
+export async function* readWindows(path: string, start: number): AsyncGenerator<Window> {
+  const { size } = await stat(path);
+  if (start >= size) return;
+  const reader = await openReader(path, { start, end: size - 1 });
   try {
-    const buffer = Buffer.allocUnsafe(windowSize);
     let offset = start;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, windowSize, offset);
-      if (bytesRead === 0) return;
-      yield { offset, bytes: buffer.subarray(0, bytesRead) };
-      offset += bytesRead;
+    for (let window = await reader.next(); window !== null; window = await reader.next()) {
+      yield { offset, bytes: window };
+      offset += window.length;
     }
   } finally {
-    await handle.close();
+    await reader.close();
   }
 }

@@ -111,7 +111,7 @@ async function scanSegment(segment: SegmentFile): Promise<SegmentScan> {
       if (found !== -1) firstDataBeyondTornWindow = offset + from + found;
     }
   };
-  for await (const window of readWindows(segment.path, SEGMENT_HEADER_BYTES, READ_WINDOW_BYTES)) {
+  for await (const window of readWindows(segment.path, SEGMENT_HEADER_BYTES)) {
     const stopped = decoder.stop;
     if (stopped === undefined) {
       records += decoder.push(window.bytes).length;

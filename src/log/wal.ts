@@ -17,7 +17,7 @@ import { RecordDecoder } from './decoder.js';
 import { encodeRecordHeader, framedSize, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './format.js';
 import type { FaultInjection, WorkerData, WorkerMessage } from './protocol.js';
 import { readWindows } from './read.js';
-import { listSegments, READ_WINDOW_BYTES, type Recovered, readSegmentHeader, recover } from './recovery.js';
+import { listSegments, type Recovered, readSegmentHeader, recover, type SegmentFile } from './recovery.js';
 import { CONTROL_SLOTS, copyIntoRing, Slot, WriterState, zeroRing } from './ring.js';
 
 export interface WalOptions {
@@ -317,32 +317,42 @@ export class Wal {
     for (; index < segments.length; index++) {
       const segment = segments[index]!;
       if (segment.firstLsn > lastLsn) return;
-      let header: Awaited<ReturnType<typeof readSegmentHeader>>;
       try {
-        header = await readSegmentHeader(segment);
+        yield* this.#replaySegment(segment, from, lastLsn, index === segments.length - 1);
       } catch (error) {
-        if ((error as { code?: unknown }).code === 'ENOENT')
-          throw new WalLsnUnavailableError(from, segment.firstLsn);
+        const code = (error as { code?: unknown }).code;
+        // removed by truncateBefore while we were reading
+        if (code === 'ENOENT' || code === 'SLUICE_ERR_FILE_NOT_FOUND')
+          throw new WalLsnUnavailableError(Math.max(from, segment.firstLsn), segment.firstLsn);
         throw error;
       }
-      const decoder = new RecordDecoder({
-        offset: SEGMENT_HEADER_BYTES,
-        expectedLsn: segment.firstLsn,
-        fileSize: Number.MAX_SAFE_INTEGER,
-        maxPayloadBytes: header.maxBatchBytes - RECORD_HEADER_BYTES,
-      });
-      for await (const window of readWindows(segment.path, SEGMENT_HEADER_BYTES, READ_WINDOW_BYTES)) {
-        for (const record of decoder.push(window.bytes)) {
-          if (record.lsn > lastLsn) return;
-          if (record.lsn >= from) yield { lsn: record.lsn, data: record.payload };
-        }
-        if (decoder.stop !== undefined) break;
-      }
-      const stop = decoder.finish();
-      const isLast = index === segments.length - 1;
-      if (stop.kind === 'invalid' && (decoder.nextLsn <= lastLsn || !isLast))
-        throw new WalCorruptError(segment.name, stop.offset, stop.reason);
     }
+  }
+
+  /** The records of one segment from `from` to `lastLsn`; damage before `lastLsn` is an error. */
+  async *#replaySegment(
+    segment: SegmentFile,
+    from: number,
+    lastLsn: number,
+    isLast: boolean,
+  ): AsyncGenerator<WalRecord, void, undefined> {
+    const header = await readSegmentHeader(segment);
+    const decoder = new RecordDecoder({
+      offset: SEGMENT_HEADER_BYTES,
+      expectedLsn: segment.firstLsn,
+      fileSize: Number.MAX_SAFE_INTEGER,
+      maxPayloadBytes: header.maxBatchBytes - RECORD_HEADER_BYTES,
+    });
+    for await (const window of readWindows(segment.path, SEGMENT_HEADER_BYTES)) {
+      for (const record of decoder.push(window.bytes)) {
+        if (record.lsn > lastLsn) return;
+        if (record.lsn >= from) yield { lsn: record.lsn, data: record.payload };
+      }
+      if (decoder.stop !== undefined) break;
+    }
+    const stop = decoder.finish();
+    if (stop.kind === 'invalid' && (decoder.nextLsn <= lastLsn || !isLast))
+      throw new WalCorruptError(segment.name, stop.offset, stop.reason);
   }
 
   /**
