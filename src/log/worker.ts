@@ -35,7 +35,12 @@ import {
 import type { WorkerData, WorkerMessage } from './protocol.js';
 import { copyFromRing, nowUs, ringSpans, Slot, WriterState } from './ring.js';
 
-const PREALLOCATE_CHUNK_BYTES = 1 << 20;
+/**
+ * Preallocation works in steps of this many zero bytes, each written and fdatasync'd on its own,
+ * between batches: a batch that arrives meanwhile waits for at most one step, never for the
+ * flush of a whole 64 MiB segment.
+ */
+const PREALLOCATE_CHUNK_BYTES = 256 * 1024;
 
 interface ActiveSegment {
   fd: number;
@@ -124,8 +129,8 @@ function preallocateStep(): void {
   }
   const length = Math.min(PREALLOCATE_CHUNK_BYTES, data.segmentSize - preallocation.filled);
   writeSync(preallocation.fd, zeros, 0, length, preallocation.filled);
+  fdatasyncSync(preallocation.fd);
   preallocation.filled += length;
-  if (preallocation.filled === data.segmentSize) fdatasyncSync(preallocation.fd);
 }
 
 function preallocationPending(): boolean {
