@@ -5,8 +5,12 @@
  * (which collects caller chunks the same way before its own `writev`).
  *
  * Policy: a batch always accepts its first range, however large (the caller bounds record sizes);
- * after that, `add` refuses a range that would take the batch past `maxBytes`.
+ * after that, `add` refuses a range that would take the batch past `maxBytes`, or that would need an
+ * iovec beyond IOV_MAX.
  */
+/** writev takes at most IOV_MAX (1024 on Linux) buffers per call. */
+export const IOV_MAX = 1024;
+
 export class BatchAssembler {
   readonly maxBytes: number;
   #iovecs: Uint8Array[] = [];
@@ -34,11 +38,12 @@ export class BatchAssembler {
     if (!this.fits(range.length)) return false;
     if (range.length === 0) return true;
     const last = this.#iovecs[this.#iovecs.length - 1];
-    if (
+    const adjacent =
       last !== undefined &&
       last.buffer === range.buffer &&
-      last.byteOffset + last.byteLength === range.byteOffset
-    ) {
+      last.byteOffset + last.byteLength === range.byteOffset;
+    if (!adjacent && this.#iovecs.length >= IOV_MAX) return false;
+    if (adjacent) {
       this.#iovecs[this.#iovecs.length - 1] = new Uint8Array(
         last.buffer,
         last.byteOffset,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BatchAssembler, writevFully } from '../../src/log/batch.js';
+import { BatchAssembler, IOV_MAX, writevFully } from '../../src/log/batch.js';
 
 test('adjacent ranges of the same memory merge into one iovec; the byte bound holds', () => {
   const memory = new Uint8Array(100);
@@ -50,4 +50,14 @@ test('writevFully continues after short writes, from the right byte', () => {
   assert.equal(sink.toString(), 'abcdefghijklmnop');
   assert.equal(calls, 6);
   assert.throws(() => writevFully(() => 0, source, 0), /wrote 0 bytes/);
+});
+
+test('a batch never needs more than IOV_MAX iovecs', () => {
+  const memory = new Uint8Array(2 * IOV_MAX + 2);
+  const batch = new BatchAssembler(1 << 20);
+  let added = 0;
+  // every other byte: no two ranges are adjacent
+  while (batch.add(memory.subarray(2 * added, 2 * added + 1))) added++;
+  assert.equal(added, IOV_MAX);
+  assert.equal(batch.take().length, IOV_MAX);
 });
