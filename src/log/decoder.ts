@@ -115,14 +115,19 @@ export class RecordDecoder {
   /** Call at the end of the file: returns where and why decoding stopped. */
   finish(): DecodeStop {
     if (this.#stop !== undefined) return this.#stop;
+    // Fewer than 16 bytes of zeros at the end (a preallocated segment whose last record ended
+    // closer than a header to its end) are an end marker too.
+    const zeroTail = this.#carry.length < RECORD_HEADER_BYTES && this.#carry.every((byte) => byte === 0);
     this.#stop =
       this.#carry.length === 0
         ? { kind: 'eof', offset: this.#offset }
-        : {
-            kind: 'invalid',
-            offset: this.#offset,
-            reason: `partial record: ${this.#carry.length} bytes at the end of the file`,
-          };
+        : zeroTail
+          ? { kind: 'zero', offset: this.#offset }
+          : {
+              kind: 'invalid',
+              offset: this.#offset,
+              reason: `partial record: ${this.#carry.length} bytes at the end of the file`,
+            };
     return this.#stop;
   }
 

@@ -35,6 +35,15 @@ export interface Recovered {
   tornBytes: number;
 }
 
+export async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** The segment files of `dir`, oldest first. */
 export async function listSegments(dir: string): Promise<SegmentFile[]> {
   const segments: SegmentFile[] = [];
@@ -145,7 +154,13 @@ async function scanSegment(segment: SegmentFile): Promise<SegmentScan> {
  * torn: cut off by default, refused in `absolute` mode.
  */
 export async function recover(dir: string, mode: 'truncate-tail' | 'absolute'): Promise<Recovered> {
-  await mkdir(dir, { recursive: true });
+  const created = await mkdir(dir, { recursive: true });
+  if (created !== undefined) {
+    // New directories must survive a crash too: fsync each parent whose entries changed.
+    for (let child = dir; child !== path.dirname(created); child = path.dirname(child)) {
+      await syncDirectory(path.dirname(child));
+    }
+  }
   await unlink(path.join(dir, PREALLOCATED_NAME)).catch(() => undefined);
   const segments = await listSegments(dir);
   if (segments.length === 0) return { segments, nextLsn: 1, active: undefined, records: 0, tornBytes: 0 };

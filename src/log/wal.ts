@@ -1,4 +1,3 @@
-import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -17,7 +16,14 @@ import { RecordDecoder } from './decoder.js';
 import { encodeRecordHeader, framedSize, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './format.js';
 import type { FaultInjection, WorkerData, WorkerMessage } from './protocol.js';
 import { readWindows } from './read.js';
-import { listSegments, type Recovered, readSegmentHeader, recover, type SegmentFile } from './recovery.js';
+import {
+  listSegments,
+  type Recovered,
+  readSegmentHeader,
+  recover,
+  type SegmentFile,
+  syncDirectory,
+} from './recovery.js';
 import { CONTROL_SLOTS, copyIntoRing, Slot, WriterState, zeroRing } from './ring.js';
 
 export interface WalOptions {
@@ -369,14 +375,7 @@ export class Wal {
       await unlink(segments[index]!.path);
       deleted++;
     }
-    if (deleted > 0) {
-      const fd = openSync(this.dir, 'r');
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
+    if (deleted > 0) await syncDirectory(this.dir);
     return deleted;
   }
 

@@ -58,6 +58,13 @@ test('zeros after the records (a preallocated segment) are a clean end', () => {
   assert.deepEqual(decoder.stop, { kind: 'zero', offset: SEGMENT_HEADER_BYTES + 48 });
 });
 
+test('fewer than 16 zero bytes at the very end are an end marker, not a partial record', () => {
+  const bytes = Buffer.concat([body([Buffer.from('abc')]), Buffer.alloc(8)]);
+  const { records, decoder } = decode(bytes);
+  assert.equal(records.length, 1);
+  assert.deepEqual(decoder.stop, { kind: 'zero', offset: SEGMENT_HEADER_BYTES + 24 });
+});
+
 test('a stale record (wrong LSN), a bad length and a partial record are stops, not records', () => {
   const stale = Buffer.concat([body([Buffer.from('one')]), encodeRecord(7, Buffer.from('old'))]);
   assert.match(JSON.stringify(decode(stale).decoder.stop), /LSN 7 where 2 was expected/);
