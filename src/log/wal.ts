@@ -3,7 +3,8 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
   InvalidArgumentError,
-  type SluiceError,
+  messageOf,
+  SluiceError,
   WalClosedError,
   WalCorruptError,
   WalFailedError,
@@ -181,7 +182,13 @@ export class Wal {
     const hooks = (options as { [kTestHooks]?: TestHooks })[kTestHooks] ?? {};
 
     const absoluteDir = path.resolve(dir);
-    const recovered = await recover(absoluteDir, recovery);
+    let recovered: Recovered;
+    try {
+      recovered = await recover(absoluteDir, recovery);
+    } catch (error) {
+      if (error instanceof SluiceError) throw error;
+      throw new WalFailedError(absoluteDir, `cannot open it: ${messageOf(error)}`, error);
+    }
     const controlBuffer = new SharedArrayBuffer(CONTROL_SLOTS * 8);
     const control = new BigInt64Array(controlBuffer);
     control[Slot.DURABLE_LSN] = BigInt(recovered.nextLsn - 1);

@@ -118,6 +118,12 @@ test('bad arguments and a closed log are coded errors', async () => {
     Wal.open(dir, { recovery: 'lenient' as 'absolute' }),
     codeOf('SLUICE_ERR_INVALID_ARGUMENT'),
   );
+  writeFileSync(path.join(dir, 'a-file'), 'x');
+  await assert.rejects(Wal.open(path.join(dir, 'a-file'), small), (error: unknown) => {
+    assert.ok(codeOf('SLUICE_ERR_WAL_FAILED')(error));
+    assert.match(String((error as { syscallCode?: string }).syscallCode), /EEXIST|ENOTDIR/);
+    return true;
+  });
   const wal = await Wal.open(dir, small);
   await assert.rejects(wal.append([]), codeOf('SLUICE_ERR_INVALID_ARGUMENT'));
   await assert.rejects(wal.append(42 as unknown as string), codeOf('SLUICE_ERR_INVALID_ARGUMENT'));
