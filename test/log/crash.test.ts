@@ -104,7 +104,7 @@ async function lane(
       last >= highestAcknowledged,
       `trial ${trial}: record ${highestAcknowledged} was acknowledged but the log ends at ${last}`,
     );
-    survivedUnacked += last - Math.max(0, ...acknowledged);
+    survivedUnacked += last - acknowledged.reduce((max, lsn) => Math.max(max, lsn), 0);
     if (wal !== undefined) {
       assert.equal(wal.durableLsn, last);
       // keep the directory small: everything before the newest records is verified already
