@@ -353,6 +353,82 @@ export class LibraryRootError extends SluiceError {
 // ---------------------------------------------------------------------------------------------
 // sluice/log
 
+/** A log was used after `close()` (or while it is closing). */
+export class WalClosedError extends SluiceError {
+  constructor(dir: string) {
+    super('SLUICE_ERR_WAL_CLOSED', `write-ahead log ${dir} is closed`);
+  }
+}
+
+/**
+ * A write or fdatasync of the log failed (other than ENOSPC), or its writer thread died. The log is in
+ * a failed state: every pending and later append rejects with this error. fsync is never retried.
+ */
+export class WalFailedError extends SluiceError {
+  constructor(dir: string, detail: string, cause?: unknown) {
+    super('SLUICE_ERR_WAL_FAILED', `write-ahead log ${dir} failed: ${detail}`, { cause });
+  }
+}
+
+/** The disk was full (ENOSPC): the append was not made durable and was dropped; the log stays usable. */
+export class WalNoSpaceError extends SluiceError {
+  constructor(dir: string, lsn: number, cause?: unknown) {
+    super(
+      'SLUICE_ERR_WAL_NO_SPACE',
+      `no space left on the device of write-ahead log ${dir}: record ${lsn} was not written`,
+      { cause },
+    );
+  }
+}
+
+/** Recovery found a damaged record, header or LSN gap before the tail of the log. */
+export class WalCorruptError extends SluiceError {
+  readonly segment: string;
+  readonly offset: number;
+  constructor(segment: string, offset: number, reason: string) {
+    super(
+      'SLUICE_ERR_WAL_CORRUPT',
+      `write-ahead log segment ${segment} is corrupt at offset ${offset}: ${reason}`,
+    );
+    this.segment = segment;
+    this.offset = offset;
+  }
+}
+
+/** Recovery in `absolute` mode found a torn (partially written) tail, which the default mode cuts off. */
+export class WalTornTailError extends SluiceError {
+  readonly segment: string;
+  readonly offset: number;
+  constructor(segment: string, offset: number, reason: string) {
+    super(
+      'SLUICE_ERR_WAL_TORN_TAIL',
+      `write-ahead log segment ${segment} has a torn tail at offset ${offset} (${reason}); open it without recovery: 'absolute' to cut it off`,
+    );
+    this.segment = segment;
+    this.offset = offset;
+  }
+}
+
+/** A record is larger than the log accepts (`maxBatchBytes` minus the record header). */
+export class WalRecordTooLargeError extends SluiceError {
+  constructor(size: number, limit: number) {
+    super(
+      'SLUICE_ERR_WAL_RECORD_TOO_LARGE',
+      `a record of ${size} bytes is larger than the limit of ${limit} bytes`,
+    );
+  }
+}
+
+/** `replay(fromLsn)` asked for records that `truncateBefore` already removed. */
+export class WalLsnUnavailableError extends SluiceError {
+  constructor(lsn: number, firstAvailable: number) {
+    super(
+      'SLUICE_ERR_WAL_LSN_UNAVAILABLE',
+      `record ${lsn} is no longer in the log; the oldest record available is ${firstAvailable}`,
+    );
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // sluice/net
 

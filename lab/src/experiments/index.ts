@@ -1,9 +1,11 @@
 import type { Experiment } from '../harness/types.js';
 import { fileread } from './fileread.js';
+import { offload } from './offload.js';
 import { serve } from './serve.js';
 import { tasks } from './tasks.js';
+import { wal } from './wal.js';
 import { writeExperiment } from './write.js';
 import { zip } from './zip.js';
 
 /** Every experiment, in the order `sluice-lab all` runs them. */
-export const experiments: readonly Experiment[] = [fileread, zip, serve, writeExperiment, tasks];
+export const experiments: readonly Experiment[] = [fileread, zip, serve, writeExperiment, wal, offload, tasks];

@@ -1,0 +1,81 @@
+/**
+ * The hand-off between the main thread and the log's writer thread: a SharedArrayBuffer ring of
+ * framed records and a control block of named 64-bit slots read and written with Atomics.
+ *
+ * Ownership: the main thread alone advances WRITTEN (after copying whole records into the ring); the
+ * writer alone advances CONSUMED and DURABLE_LSN (after the bytes are written and fdatasync'd). Both
+ * are running byte totals, never wrapped, so `WRITTEN - CONSUMED` is the bytes in flight and the ring
+ * is empty when they are equal. A record's bytes sit at `total % capacity` and may wrap around the end.
+ * The only exception: after an ENOSPC the writer sets STATE to PAUSED and waits; the main thread then
+ * drops what is in flight (CONSUMED = WRITTEN), rewinds its LSN and sets STATE back to RUNNING.
+ */
+export const Slot = {
+  /** Bytes of records the main thread has put into the ring (running total). */
+  WRITTEN: 0,
+  /** Bytes the writer has made durable and handed back (running total). */
+  CONSUMED: 1,
+  /** LSN of the last durable record (0: none yet). Main waits on this slot for acknowledgements. */
+  DURABLE_LSN: 2,
+  /** One of `WriterState`. */
+  STATE: 3,
+  /** Batches written (writev + fdatasync pairs). */
+  BATCHES: 4,
+  /** When the last fdatasync returned: microseconds since the Unix epoch. */
+  LAST_SYNC_US: 5,
+  /** Bytes made durable (running total; includes segment headers). */
+  SYNCED_BYTES: 6,
+  /**
+   * Bumped by the main thread after every change the writer must see (records, close, resume); the
+   * writer waits on it. It loads WAKE before checking, so a bump in between is never missed.
+   */
+  WAKE: 7,
+} as const;
+export const CONTROL_SLOTS = 8;
+
+export const WriterState = {
+  RUNNING: 0n,
+  /** ENOSPC: the writer waits for the main thread to drop the records in flight. */
+  PAUSED: 1n,
+  /** The main thread asks the writer to finish what is in the ring and exit. */
+  CLOSING: 2n,
+  /** A write or fdatasync failed: nothing more is written. */
+  FAILED: 3n,
+} as const;
+
+/** Copies `source` into the ring at running position `position`, wrapping at the end. */
+export function copyIntoRing(ring: Uint8Array, position: number, source: Uint8Array): void {
+  const start = position % ring.length;
+  const first = Math.min(source.length, ring.length - start);
+  ring.set(first === source.length ? source : source.subarray(0, first), start);
+  if (first < source.length) ring.set(source.subarray(first), 0);
+}
+
+/** Zeroes `length` bytes of the ring at running position `position`, wrapping at the end. */
+export function zeroRing(ring: Uint8Array, position: number, length: number): void {
+  const start = position % ring.length;
+  const first = Math.min(length, ring.length - start);
+  ring.fill(0, start, start + first);
+  if (first < length) ring.fill(0, 0, length - first);
+}
+
+/** Copies `target.length` bytes out of the ring from running position `position`. */
+export function copyFromRing(ring: Uint8Array, position: number, target: Uint8Array): void {
+  const start = position % ring.length;
+  const first = Math.min(target.length, ring.length - start);
+  target.set(ring.subarray(start, start + first), 0);
+  if (first < target.length) target.set(ring.subarray(0, target.length - first), first);
+}
+
+/** The one or two views of the ring holding `length` bytes from running position `position`. */
+export function ringSpans(ring: Uint8Array, position: number, length: number): Uint8Array[] {
+  const start = position % ring.length;
+  const first = Math.min(length, ring.length - start);
+  const spans = [ring.subarray(start, start + first)];
+  if (first < length) spans.push(ring.subarray(0, length - first));
+  return spans;
+}
+
+/** Microseconds since the Unix epoch, comparable between threads. */
+export function nowUs(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
+}
