@@ -1,4 +1,6 @@
 import type { Experiment } from '../harness/types.js';
+import { coalesce } from './coalesce.js';
+import { rtt } from './rtt.js';
 
 /** Every experiment, in the order `sluice-lab all` runs them. */
-export const experiments: readonly Experiment[] = [];
+export const experiments: readonly Experiment[] = [rtt, coalesce];
