@@ -69,6 +69,8 @@ export interface ConnectionOptions {
   scheduling?: FlushScheduling;
   /** TCP_NODELAY; default true (coalescing is done here, Nagle would only add delay). */
   noDelay?: boolean;
+  /** After `close()` ends our side, destroy the socket if the peer has not ended its own within this many ms. Default 5000. */
+  closeTimeout?: number;
   onRequest?: RequestHandler;
 }
 
@@ -139,6 +141,7 @@ export class FramedConnection extends EventEmitter {
   readonly #maxHandlersInFlight: number;
   readonly #maxBufferedBytes: number;
   readonly #onRequest: RequestHandler | undefined;
+  readonly #closeTimeout: number;
   readonly #decoder: FrameDecoder;
   readonly #writer: Coalescer;
   readonly #pending = new Map<number, Pending>();
@@ -212,6 +215,7 @@ export class FramedConnection extends EventEmitter {
     const highWaterMark = positiveInteger('highWaterMark', options.highWaterMark, 1024 * 1024);
     this.#maxBufferedBytes = positiveInteger('maxBufferedBytes', options.maxBufferedBytes, 64 * 1024 * 1024);
     this.#onRequest = options.onRequest;
+    this.#closeTimeout = positiveInteger('closeTimeout', options.closeTimeout, 5000);
     this.#decoder = new FrameDecoder(this.#handlePayload, { maxFrameSize: this.maxFrameSize });
     this.#writer = new Coalescer(socket, {
       flushBytes: positiveInteger('flushBytes', options.flushBytes, 64 * 1024),
@@ -306,7 +310,8 @@ export class FramedConnection extends EventEmitter {
 
   /**
    * Stops new requests, waits for those pending to settle, flushes and ends the socket; resolves
-   * once it is closed.
+   * once it is closed (the socket is destroyed if the peer has not ended its side `closeTimeout`
+   * ms later).
    */
   async close(): Promise<void> {
     if (!this.#closed && !this.#closing) {
@@ -318,6 +323,8 @@ export class FramedConnection extends EventEmitter {
       }
       this.#writer.flush();
       this.socket.end();
+      // A peer that never ends its side must not keep close() waiting forever.
+      setTimeout(() => this.socket.destroy(), this.#closeTimeout).unref();
     }
     await this.#closedPromise;
   }

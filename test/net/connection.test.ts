@@ -319,3 +319,19 @@ test('connect failures reject with SLUICE_ERR_CONNECT; options are validated', a
     code: 'SLUICE_ERR_INVALID_ARGUMENT',
   });
 });
+
+test('a server closes gracefully even when a raw client never ends its side', async () => {
+  const server = createFrameServer((frame) => frame, { closeTimeout: 50 });
+  const { port } = await server.listen(0);
+  const raw = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  raw.on('error', () => {});
+  await new Promise<void>((resolve) => raw.once('connect', resolve));
+  raw.on('end', () => {}); // half-open: this client never calls end()
+  const client = await FramedConnection.connect({ port, host: '127.0.0.1' });
+  assert.equal((await client.request('before close')).toString(), 'before close');
+  const closed = new Promise((resolve) => client.once('close', resolve));
+  await server.close();
+  await closed;
+  assert.equal(server.connections, 0);
+  raw.destroy();
+});
