@@ -66,6 +66,9 @@ export class FrameDecoder {
   #gathered: Buffer[] = [];
   #gatheredBytes = 0;
   #stopped = false;
+  #paused = false;
+  /** The unread rest of a chunk, kept while paused. */
+  #held: Buffer | undefined;
 
   constructor(onFrame: (payload: Buffer) => void, options: FrameDecoderOptions = {}) {
     this.maxFrameSize = checkMaxFrameSize(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE);
@@ -85,14 +88,45 @@ export class FrameDecoder {
   /** Drops any partial frame and ignores all later input. */
   stop(): void {
     this.#stopped = true;
+    this.#held = undefined;
     this.#gathered = [];
     this.#gatheredBytes = 0;
   }
 
+  /** Whether `pause()` is in effect. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * Stops handing out frames, even in the middle of a chunk (callable from `onFrame`): the rest of
+   * the chunk is kept, by reference, until `resume()`. The caller must stop reading its source too.
+   */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Hands out the frames held back by `pause()`, then carries on with new input. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    const held = this.#held;
+    this.#held = undefined;
+    if (held !== undefined) this.push(held);
+  }
+
   push(chunk: Buffer): void {
+    if (this.#paused) {
+      this.#held = this.#held === undefined ? chunk : Buffer.concat([this.#held, chunk]);
+      return;
+    }
     let offset = 0;
     const end = chunk.length;
     while (offset < end && !this.#stopped) {
+      if (this.#paused) {
+        this.#held = chunk.subarray(offset);
+        return;
+      }
       if (this.#payloadLength === -1) {
         if (this.#prefixFill === 0 && end - offset >= LENGTH_PREFIX_BYTES) {
           // Fast path: the whole prefix is in this chunk.

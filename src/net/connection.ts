@@ -11,8 +11,9 @@
  *    the connection (`SLUICE_ERR_FRAME_TOO_LARGE`), a sent one throws before anything is queued;
  *  - `maxBufferedBytes` queued for writing; `send` past it throws `SLUICE_ERR_WRITE_BUFFER_FULL`
  *    (`send` returns false past `highWaterMark` first: wait for `'drain'`);
- *  - `maxHandlersInFlight` requests being handled; past it, and while replies wait for the socket to
- *    drain, the connection stops reading, so a peer that never reads cannot grow our memory.
+ *  - `maxHandlersInFlight` requests being handled at once (never more: decoding stops mid-chunk);
+ *    past it, and while replies wait for the socket to drain, the connection stops reading, so a
+ *    peer that never reads cannot grow our memory.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
@@ -25,7 +26,7 @@ import {
   InvalidArgumentError,
   RemoteError,
   RequestTimeoutError,
-  SluiceError,
+  type SluiceError,
   WriteBufferFullError,
 } from '../errors.js';
 import { Fifo } from '../internal/fifo.js';
@@ -429,15 +430,20 @@ export class FramedConnection extends EventEmitter {
   }
 
   readonly #handleData = (chunk: Buffer): void => {
-    try {
-      this.#decoder.push(chunk);
-    } catch (error) {
-      if (error instanceof SluiceError && error.code === 'SLUICE_ERR_FRAME_TOO_LARGE')
-        this.#protocolError(error);
-      else throw error;
-    }
+    this.#decode(chunk);
     this.#updateReading();
   };
+
+  /** Feeds the decoder (`undefined`: resumes it); an oversized prefix is a protocol error. */
+  #decode(chunk: Buffer | undefined): void {
+    try {
+      if (chunk === undefined) this.#decoder.resume();
+      else this.#decoder.push(chunk);
+    } catch (error) {
+      if (error instanceof FrameTooLargeError) this.#protocolError(error);
+      else throw error;
+    }
+  }
 
   readonly #handlePayload = (payload: Buffer): void => {
     if (this.#closed) return;
@@ -499,7 +505,8 @@ export class FramedConnection extends EventEmitter {
       return;
     }
     if (result instanceof Promise) {
-      this.#handlersInFlight++;
+      // Past the bound, no further frame is decoded (not even from this chunk) until one settles.
+      if (++this.#handlersInFlight >= this.#maxHandlersInFlight) this.#decoder.pause();
       result.then(
         (reply) => {
           this.#handlersInFlight--;
@@ -541,7 +548,9 @@ export class FramedConnection extends EventEmitter {
 
   #updateReading(): void {
     if (this.#closed) return;
-    const shouldPause = this.#handlersInFlight >= this.#maxHandlersInFlight || this.#writer.needsDrain;
+    const handlersFull = this.#handlersInFlight >= this.#maxHandlersInFlight;
+    if (!handlersFull && this.#decoder.paused) this.#decode(undefined);
+    const shouldPause = handlersFull || this.#writer.needsDrain;
     if (shouldPause && !this.#readPaused) {
       this.#readPaused = true;
       this.socket.pause();

@@ -98,3 +98,32 @@ test('maxFrameSize is validated', () => {
     code: 'SLUICE_ERR_INVALID_ARGUMENT',
   });
 });
+
+test('pause() stops mid-chunk and resume() hands out exactly the held frames, in order (property)', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ maxLength: 50 }), { minLength: 1, maxLength: 15 }),
+      fc.array(fc.nat(), { maxLength: 10 }),
+      fc.integer({ min: 1, max: 4 }),
+      (payloads, offsets, every) => {
+        const stream = Buffer.concat(payloads.map((payload) => encodeFrame(payload)));
+        const received: string[] = [];
+        const decoder = new FrameDecoder((frame) => {
+          received.push(frame.toString('hex'));
+          if (received.length % every === 0) decoder.pause();
+        });
+        for (const chunk of cut(stream, offsets)) {
+          const before = received.length;
+          decoder.push(chunk);
+          if (decoder.paused) assert.ok(received.length - before <= every);
+          while (decoder.paused) decoder.resume();
+        }
+        assert.deepEqual(
+          received,
+          payloads.map((payload) => Buffer.from(payload).toString('hex')),
+        );
+      },
+    ),
+    { numRuns: 200 },
+  );
+});

@@ -335,3 +335,40 @@ test('a server closes gracefully even when a raw client never ends its side', as
   assert.equal(server.connections, 0);
   raw.destroy();
 });
+
+test('never more than maxHandlersInFlight async handlers run at once, even for frames read in one chunk', async () => {
+  let running = 0;
+  let peak = 0;
+  const gates: (() => void)[] = [];
+  const server = createFrameServer(
+    async (frame) => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise<void>((resolve) => gates.push(resolve));
+      running--;
+      return frame;
+    },
+    { maxHandlersInFlight: 3 },
+  );
+  const { port } = await server.listen(0);
+  const client = await FramedConnection.connect({ port, host: '127.0.0.1' });
+  // 20 requests leave in one write, so the server reads them in one chunk.
+  const replies = Array.from({ length: 20 }, (_, index) => client.request(`r${index}`));
+  let answered = 0;
+  while (answered < 20) {
+    await nextTurn();
+    assert.ok(running <= 3, `${running} handlers running`);
+    const gate = gates.shift();
+    if (gate) {
+      gate();
+      answered++;
+    }
+  }
+  assert.deepEqual(
+    (await Promise.all(replies)).map((reply) => reply.toString()),
+    Array.from({ length: 20 }, (_, index) => `r${index}`),
+  );
+  assert.equal(peak, 3);
+  await client.close();
+  await server.close();
+});
