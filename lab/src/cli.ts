@@ -7,6 +7,7 @@ import { writeResult } from './harness/results.js';
 import { addRatios } from './harness/stats.js';
 import { formatTable } from './harness/table.js';
 import type { Experiment, RunContext } from './harness/types.js';
+import { updateFiles } from './readme.js';
 
 const usage = `sluice-lab: the experiments behind sluice, each a seed's measurement reproduced here
 
@@ -14,6 +15,8 @@ Usage:
   sluice-lab EXPERIMENT [--quick] [--full] [--runs N] [--only V1,V2] [--json FILE] [flags]
   sluice-lab all [--quick]          run every experiment
   sluice-lab list                   list the experiments
+  sluice-lab readme                 regenerate the results tables in README.md and docs/lab.md
+                                    from lab-results/*.json
 
 Options:
   --quick        a small configuration (CI smoke): fewer runs, smaller inputs
@@ -74,6 +77,13 @@ async function main(argv: string[]): Promise<number> {
   if (values.help === true || name === undefined) {
     process.stdout.write(`${usage}${listing()}\n`);
     return name === undefined && values.help !== true ? 2 : 0;
+  }
+  if (name === 'readme') {
+    const updated = updateFiles(['README.md', 'docs/lab.md']);
+    process.stdout.write(
+      updated.length === 0 ? 'no table updated (no results?)\n' : `${updated.join('\n')}\n`,
+    );
+    return 0;
   }
   if (name === 'list') {
     process.stdout.write(`${listing()}\n`);

@@ -1,0 +1,5 @@
+export { type Plan, SYNC_MAX_BYTES } from './planner.js';
+export { type ReadAllOptions, readAll } from './read-all.js';
+export { openReader } from './reader.js';
+export { MAX_READ_WORKERS, terminateIdleReadWorkers } from './sources/worker.js';
+export type { FileStats, ManagedReader, OpenReaderOptions, Strategy } from './types.js';
