@@ -40,6 +40,31 @@ export interface CoalescerStats {
 
 /** A new slab once the current one has less than this left. */
 const MIN_SLAB_REMAINDER = 512;
+/** Idle slabs kept for reuse; more are left to the GC. */
+const MAX_FREE_SLABS = 4;
+
+/**
+ * A staging buffer and the queued or in-flight writes reading from it. It is reused only once it
+ * is retired (no longer the one being filled) and every write from it has completed: allocating a
+ * fresh 64 KiB slab per batch would cost external-memory GC pressure at every turn.
+ */
+class Slab {
+  readonly buffer: Buffer;
+  /** Sealed views of it that are queued or being written. */
+  views = 0;
+  retired = false;
+  readonly #owner: Coalescer;
+  /** One function per slab (not per write) for the socket's write callbacks. */
+  readonly release = (): void => {
+    this.views--;
+    if (this.retired && this.views === 0) this.#owner.recycle(this);
+  };
+
+  constructor(size: number, owner: Coalescer) {
+    this.buffer = Buffer.allocUnsafeSlow(size);
+    this.#owner = owner;
+  }
+}
 
 export class Coalescer {
   readonly #socket: Socket;
@@ -50,9 +75,12 @@ export class Coalescer {
   readonly #scheduling: FlushScheduling;
   readonly #onDrain: (() => void) | undefined;
   /** Sealed pieces, in order: views of slabs or buffers queued by reference. */
-  #chunks: Buffer[] = [];
+  readonly #chunks: Buffer[] = [];
+  /** For each of #chunks, the slab it is a view of (undefined: queued by reference). */
+  readonly #chunkSlabs: (Slab | undefined)[] = [];
   /** The staging slab; bytes [#slabStart, #slabEnd) are queued but not yet sealed into #chunks. */
-  #slab: Buffer | undefined;
+  #slab: Slab | undefined;
+  readonly #freeSlabs: Slab[] = [];
   #slabStart = 0;
   #slabEnd = 0;
   #queuedBytes = 0;
@@ -91,6 +119,7 @@ export class Coalescer {
       this.#chunks.push(
         Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length),
       );
+      this.#chunkSlabs.push(undefined);
       this.#queuedBytes += bytes.length;
     } else {
       const target = this.reserve(bytes.length);
@@ -106,16 +135,48 @@ export class Coalescer {
    * first `n`. Nothing else may be written between the two calls.
    */
   reserve(size: number): Buffer {
+    const offset = this.reserveInSlab(size);
+    return this.#slab!.buffer.subarray(offset);
+  }
+
+  /**
+   * `reserve` without creating a view: makes room for `size` bytes in `slab` and returns where
+   * they start; `commit(n)` queues them.
+   */
+  reserveInSlab(size: number): number {
     const slab = this.#slab;
-    if (slab === undefined || slab.length - this.#slabEnd < size) {
+    if (slab === undefined || slab.buffer.length - this.#slabEnd < size) {
       this.#seal();
-      const length = Math.max(this.#slabSize, size);
-      this.#slab = Buffer.allocUnsafeSlow(length);
+      this.#retireSlab();
+      this.#slab =
+        size <= this.#slabSize
+          ? (this.#freeSlabs.pop() ?? new Slab(this.#slabSize, this))
+          : new Slab(size, this);
       this.#slabStart = 0;
       this.#slabEnd = 0;
-      return this.#slab;
     }
-    return slab.subarray(this.#slabEnd);
+    return this.#slabEnd;
+  }
+
+  /** The staging slab that `reserveInSlab` offsets point into. */
+  get slab(): Buffer {
+    return this.#slab!.buffer;
+  }
+
+  /** Called by a retired slab once its last write has completed. */
+  recycle(slab: Slab): void {
+    if (this.#closed || slab.buffer.length !== this.#slabSize || this.#freeSlabs.length >= MAX_FREE_SLABS)
+      return;
+    slab.retired = false;
+    this.#freeSlabs.push(slab);
+  }
+
+  #retireSlab(): void {
+    const slab = this.#slab;
+    if (slab === undefined) return;
+    this.#slab = undefined;
+    slab.retired = true;
+    if (slab.views === 0) this.recycle(slab);
   }
 
   commit(written: number): boolean {
@@ -130,34 +191,37 @@ export class Coalescer {
     if (this.#closed || this.#waitingForDrain || this.#queuedBytes === 0) return;
     this.#seal();
     const chunks = this.#chunks;
-    this.#chunks = [];
+    const chunkSlabs = this.#chunkSlabs;
     this.stats.batches++;
     this.stats.bytes += this.#queuedBytes;
     this.#queuedBytes = 0;
     const socket = this.#socket;
-    let ready: boolean;
-    if (chunks.length === 1) {
-      ready = socket.write(chunks[0]!);
-    } else {
-      // Corked writes reach Socket#_writev together: one uv_write with every buffer, one writev.
-      socket.cork();
-      for (const chunk of chunks) socket.write(chunk);
-      socket.uncork();
-      ready = !socket.writableNeedDrain;
+    const count = chunks.length;
+    // Corked writes reach Socket#_writev together: one uv_write with every buffer, one writev.
+    if (count > 1) socket.cork();
+    for (let index = 0; index < count; index++) {
+      const slab = chunkSlabs[index];
+      if (slab === undefined) socket.write(chunks[index]!);
+      else socket.write(chunks[index]!, slab.release);
     }
-    if (!ready) {
+    if (count > 1) socket.uncork();
+    chunks.length = 0;
+    chunkSlabs.length = 0;
+    if (socket.writableNeedDrain) {
       this.#waitingForDrain = true;
       this.#wantDrainEvent = true;
     }
     const slab = this.#slab;
-    if (slab !== undefined && slab.length - this.#slabEnd < MIN_SLAB_REMAINDER) this.#slab = undefined;
+    if (slab !== undefined && slab.buffer.length - this.#slabEnd < MIN_SLAB_REMAINDER) this.#retireSlab();
   }
 
   /** Drops whatever is queued (the socket is gone) and ignores later writes. */
   close(): void {
     this.#closed = true;
-    this.#chunks = [];
+    this.#chunks.length = 0;
+    this.#chunkSlabs.length = 0;
     this.#slab = undefined;
+    this.#freeSlabs.length = 0;
     this.#queuedBytes = 0;
     this.#socket.off('drain', this.#handleSocketDrain);
   }
@@ -179,7 +243,9 @@ export class Coalescer {
   /** Moves the slab's unsealed bytes into #chunks; the sealed region is never written again. */
   #seal(): void {
     if (this.#slab !== undefined && this.#slabEnd > this.#slabStart) {
-      this.#chunks.push(this.#slab.subarray(this.#slabStart, this.#slabEnd));
+      this.#chunks.push(this.#slab.buffer.subarray(this.#slabStart, this.#slabEnd));
+      this.#chunkSlabs.push(this.#slab);
+      this.#slab.views++;
       this.#slabStart = this.#slabEnd;
     }
   }

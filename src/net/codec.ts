@@ -44,9 +44,16 @@ export function encodeFrame(payload: Uint8Array, maxFrameSize = DEFAULT_MAX_FRAM
   return frame;
 }
 
+/** Receives a frame as `source[start, end)`: no view is created unless the receiver makes one. */
+export type FrameRangeHandler = (source: Buffer, start: number, end: number) => void;
+
 export interface FrameDecoderOptions {
   maxFrameSize?: number;
+  /** Replaces `onFrame` (which is then ignored): saves a view per frame where the receiver parses in place. */
+  onFrameRange?: FrameRangeHandler;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Push-based decoder. `push(chunk)` calls `onFrame` synchronously for every frame the chunk
@@ -59,7 +66,7 @@ export interface FrameDecoderOptions {
  */
 export class FrameDecoder {
   readonly maxFrameSize: number;
-  readonly #onFrame: (payload: Buffer) => void;
+  readonly #onFrame: FrameRangeHandler;
   readonly #prefix = Buffer.alloc(LENGTH_PREFIX_BYTES);
   #prefixFill = 0;
   #payloadLength = -1;
@@ -72,7 +79,7 @@ export class FrameDecoder {
 
   constructor(onFrame: (payload: Buffer) => void, options: FrameDecoderOptions = {}) {
     this.maxFrameSize = checkMaxFrameSize(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE);
-    this.#onFrame = onFrame;
+    this.#onFrame = options.onFrameRange ?? ((source, start, end) => onFrame(source.subarray(start, end)));
   }
 
   /** Bytes held for a frame not yet complete (prefix bytes included). */
@@ -134,9 +141,9 @@ export class FrameDecoder {
           this.#checkLength(length);
           offset += LENGTH_PREFIX_BYTES;
           if (end - offset >= length) {
-            const payload = chunk.subarray(offset, offset + length);
+            const start = offset;
             offset += length;
-            this.#onFrame(payload);
+            this.#onFrame(chunk, start, offset);
             continue;
           }
           this.#payloadLength = length;
@@ -151,7 +158,7 @@ export class FrameDecoder {
         const length = this.#prefix.readUInt32BE(0);
         this.#checkLength(length);
         if (length === 0) {
-          this.#onFrame(Buffer.alloc(0));
+          this.#onFrame(EMPTY, 0, 0);
           continue;
         }
         this.#payloadLength = length;
@@ -161,10 +168,10 @@ export class FrameDecoder {
       const take = Math.min(missing, end - offset);
       if (take === missing && this.#gatheredBytes === 0) {
         // The whole payload is in this chunk after all (its prefix came in an earlier one).
-        const payload = chunk.subarray(offset, offset + take);
+        const start = offset;
         offset += take;
         this.#payloadLength = -1;
-        this.#onFrame(payload);
+        this.#onFrame(chunk, start, offset);
         continue;
       }
       this.#gathered.push(chunk.subarray(offset, offset + take));
@@ -175,7 +182,7 @@ export class FrameDecoder {
         this.#gathered = [];
         this.#gatheredBytes = 0;
         this.#payloadLength = -1;
-        this.#onFrame(payload);
+        this.#onFrame(payload, 0, payload.length);
       }
     }
   }

@@ -217,7 +217,10 @@ export class FramedConnection extends EventEmitter {
     this.#maxBufferedBytes = positiveInteger('maxBufferedBytes', options.maxBufferedBytes, 64 * 1024 * 1024);
     this.#onRequest = options.onRequest;
     this.#closeTimeout = positiveInteger('closeTimeout', options.closeTimeout, 5000);
-    this.#decoder = new FrameDecoder(this.#handlePayload, { maxFrameSize: this.maxFrameSize });
+    this.#decoder = new FrameDecoder(() => {}, {
+      maxFrameSize: this.maxFrameSize,
+      onFrameRange: this.#handlePayload,
+    });
     this.#writer = new Coalescer(socket, {
       flushBytes: positiveInteger('flushBytes', options.flushBytes, 64 * 1024),
       highWaterMark,
@@ -367,17 +370,19 @@ export class FramedConnection extends EventEmitter {
     }
     this.#framesSent++;
     const copyBody = isString || bodyLength < 1024;
-    const target = this.#writer.reserve(copyBody ? HEADER_BYTES + bodyLength : HEADER_BYTES);
-    target.writeUInt32BE(payloadLength, 0);
-    target[4] = kind;
-    target.writeUInt32BE(id, 5);
+    const writer = this.#writer;
+    const at = writer.reserveInSlab(copyBody ? HEADER_BYTES + bodyLength : HEADER_BYTES);
+    const slab = writer.slab;
+    slab.writeUInt32BE(payloadLength, at);
+    slab[at + 4] = kind;
+    slab.writeUInt32BE(id, at + 5);
     if (!copyBody) {
-      this.#writer.commit(HEADER_BYTES);
-      return this.#writer.write(frame);
+      writer.commit(HEADER_BYTES);
+      return writer.write(frame);
     }
-    if (isString) target.write(frame, HEADER_BYTES, 'utf8');
-    else target.set(frame, HEADER_BYTES);
-    return this.#writer.commit(HEADER_BYTES + bodyLength);
+    if (isString) slab.write(frame, at + HEADER_BYTES, 'utf8');
+    else slab.set(frame, at + HEADER_BYTES);
+    return writer.commit(HEADER_BYTES + bodyLength);
   }
 
   #allocateId(): number {
@@ -445,20 +450,21 @@ export class FramedConnection extends EventEmitter {
     }
   }
 
-  readonly #handlePayload = (payload: Buffer): void => {
+  /** A frame's payload is `source[start, end)`: the envelope is read in place, the body is one view. */
+  readonly #handlePayload = (source: Buffer, start: number, end: number): void => {
     if (this.#closed) return;
     this.#framesReceived++;
-    if (payload.length < ENVELOPE_BYTES) {
+    if (end - start < ENVELOPE_BYTES) {
       this.#protocolError(
         new FrameMalformedError(
-          `${payload.length}-byte payload is shorter than the ${ENVELOPE_BYTES}-byte envelope`,
+          `${end - start}-byte payload is shorter than the ${ENVELOPE_BYTES}-byte envelope`,
         ),
       );
       return;
     }
-    const kind = payload[0]!;
-    const id = payload.readUInt32BE(1);
-    const body = payload.subarray(ENVELOPE_BYTES);
+    const kind = source[start]!;
+    const id = source.readUInt32BE(start + 1);
+    const body = source.subarray(start + ENVELOPE_BYTES, end);
     switch (kind) {
       case KIND_MESSAGE:
         this.emit('frame', body);
@@ -511,10 +517,12 @@ export class FramedConnection extends EventEmitter {
         (reply) => {
           this.#handlersInFlight--;
           this.#reply(id, reply, undefined);
+          this.#updateReading();
         },
         (error: unknown) => {
           this.#handlersInFlight--;
           this.#reply(id, undefined, error);
+          this.#updateReading();
         },
       );
       return;
@@ -543,7 +551,6 @@ export class FramedConnection extends EventEmitter {
         this.destroy(writeError);
       } else throw writeError;
     }
-    this.#updateReading();
   }
 
   #updateReading(): void {

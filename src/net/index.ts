@@ -5,7 +5,13 @@
  */
 
 export type { FlushScheduling } from './coalescer.js';
-export { DEFAULT_MAX_FRAME_SIZE, encodeFrame, FrameDecoder, type FrameDecoderOptions } from './codec.js';
+export {
+  DEFAULT_MAX_FRAME_SIZE,
+  encodeFrame,
+  FrameDecoder,
+  type FrameDecoderOptions,
+  type FrameRangeHandler,
+} from './codec.js';
 export {
   type ConnectionOptions,
   type ConnectionStats,

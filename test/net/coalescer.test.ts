@@ -112,3 +112,43 @@ test('honours drain: no writes while the socket is full, one batch when it drain
   assert.ok(drained >= 1, 'onDrain was called');
   close();
 });
+
+test('slabs are reused only after their writes complete: many turns of mixed sizes arrive intact', async () => {
+  const { client, peer, close } = await socketPair();
+  // Default sizes: 64 KiB slabs; about 30 KiB per turn, so slabs fill up in the middle of turns.
+  const writer = new Coalescer(client);
+  let seed = 7;
+  const random = (limit: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % limit;
+  };
+  const turns = Array.from({ length: 60 }, (_, turn) =>
+    Array.from({ length: 40 }, (_, index) =>
+      Buffer.alloc(random(10) === 0 ? 1024 + random(3000) : 1 + random(1000), (turn * 40 + index) & 0xff),
+    ),
+  );
+  // Then a tiny turn, then a turn of small frames only (copied into the slab) that fills the slab
+  // before the flush threshold: the slab is retired while holding queued bytes.
+  for (let round = 0; round < 10; round++) {
+    turns.push([Buffer.alloc(100, round)]);
+    turns.push(
+      Array.from({ length: 150 }, (_, index) => Buffer.alloc(1 + random(1000), (round + index) & 0xff)),
+    );
+  }
+  const expected = Buffer.concat(turns.flat());
+  const received = receive(peer, expected.length);
+  for (const [turn, messages] of turns.entries()) {
+    if (turn === 20) peer.pause(); // writes stay in flight for a while: their slabs must not be reused
+    if (turn === 40) peer.resume();
+    for (const bytes of messages) {
+      if (random(2) === 0) writer.write(bytes);
+      else {
+        writer.reserve(bytes.length).set(bytes);
+        writer.commit(bytes.length);
+      }
+    }
+    await nextTurn();
+  }
+  assert.deepEqual(await received, expected);
+  close();
+});

@@ -36,12 +36,24 @@ const MESSAGE_BYTES = 64;
 interface Pinger {
   send(): void;
   onReply: () => void;
+  /** Closed loop: one ping, resolved by its pong, through the transport's natural API. */
+  ping(): Promise<unknown>;
   close(): void;
+}
+
+/** `ping()` for transports without a request API: a promise resolved by the next `onReply`. */
+function pingThroughReplies(pinger: Pinger): () => Promise<unknown> {
+  return () =>
+    new Promise<void>((resolve) => {
+      pinger.onReply = resolve;
+      pinger.send();
+    });
 }
 
 async function connect(args: PingArgs): Promise<Pinger> {
   const message = Buffer.alloc(MESSAGE_BYTES, 0x5a);
-  const pinger: Pinger = { send: () => {}, onReply: () => {}, close: () => {} };
+  const pinger: Pinger = { send: () => {}, onReply: () => {}, ping: async () => {}, close: () => {} };
+  pinger.ping = pingThroughReplies(pinger);
   if (args.proto === 'udp') {
     const socket = dgram.createSocket('udp4');
     socket.on('message', () => pinger.onReply());
@@ -70,6 +82,7 @@ async function connect(args: PingArgs): Promise<Pinger> {
         },
       );
     };
+    pinger.ping = () => connection.request(message);
     pinger.close = () => connection.destroy();
     return pinger;
   }
@@ -92,12 +105,7 @@ async function connect(args: PingArgs): Promise<Pinger> {
 const JIT_WARMUP_PINGS = 3000;
 
 async function warmUp(pinger: Pinger, count: number): Promise<void> {
-  for (let index = 0; index < count; index++) {
-    await new Promise<void>((resolve) => {
-      pinger.onReply = resolve;
-      pinger.send();
-    });
-  }
+  for (let index = 0; index < count; index++) await pinger.ping();
 }
 
 export async function pingPong(args: PingArgs): Promise<Record<string, number>> {
@@ -111,18 +119,12 @@ export async function pingPong(args: PingArgs): Promise<Record<string, number>> 
   let measuredEnd = 0n;
 
   if (args.loop === 'closed') {
-    let resolveReply: () => void = () => {};
-    pinger.onReply = () => resolveReply();
     let due = now();
     for (let index = 0; index < total; index++) {
       if (interval > 0n) await waitUntil(due);
       const sent = now();
       if (index === args.warmup) measuredStart = sent;
-      const replied = new Promise<void>((resolve) => {
-        resolveReply = resolve;
-      });
-      pinger.send();
-      await replied;
+      await pinger.ping();
       const received = now();
       if (index >= args.warmup) histogram.record(Number(received - sent) || 1);
       // Closed loop: a late ping never makes the next ones leave in a burst to catch up.
