@@ -432,6 +432,60 @@ export class WalLsnUnavailableError extends SluiceError {
 // ---------------------------------------------------------------------------------------------
 // sluice/net
 
+/** A frame's length prefix (received) or a frame to send is larger than `maxFrameSize`. */
+export class FrameTooLargeError extends SluiceError {
+  constructor(length: number, maxFrameSize: number) {
+    super('SLUICE_ERR_FRAME_TOO_LARGE', `frame of ${length} bytes exceeds maxFrameSize ${maxFrameSize}`);
+  }
+}
+
+/** A received frame does not follow the sluice/net envelope (too short, unknown kind, ...). */
+export class FrameMalformedError extends SluiceError {
+  constructor(detail: string) {
+    super('SLUICE_ERR_FRAME_MALFORMED', `malformed frame: ${detail}`);
+  }
+}
+
+/** The connection closed (or was never open); pending and later requests fail with this. */
+export class ConnectionClosedError extends SluiceError {
+  constructor(reason: string, cause?: unknown) {
+    super('SLUICE_ERR_CONNECTION_CLOSED', `connection closed: ${reason}`, { cause });
+  }
+}
+
+/** Connecting failed (refused, unreachable, timed out). */
+export class ConnectError extends SluiceError {
+  constructor(address: string, cause?: unknown) {
+    super('SLUICE_ERR_CONNECT', `cannot connect to ${address}: ${messageOf(cause)}`, { cause });
+  }
+}
+
+/** No reply came within the request's `timeout`; its id is freed. */
+export class RequestTimeoutError extends SluiceError {
+  constructor(id: number, timeoutMs: number) {
+    super('SLUICE_ERR_REQUEST_TIMEOUT', `request ${id} got no reply within ${timeoutMs} ms`);
+  }
+}
+
+/** The peer's request handler failed; `remoteCode` is the code it reported. */
+export class RemoteError extends SluiceError {
+  readonly remoteCode: string;
+  constructor(remoteCode: string, message: string) {
+    super('SLUICE_ERR_REMOTE', `the peer's handler failed: ${message} [${remoteCode}]`);
+    this.remoteCode = remoteCode;
+  }
+}
+
+/** More than `maxBufferedBytes` are waiting to be written: the peer does not read. */
+export class WriteBufferFullError extends SluiceError {
+  constructor(buffered: number, maxBufferedBytes: number) {
+    super(
+      'SLUICE_ERR_WRITE_BUFFER_FULL',
+      `${buffered} bytes wait to be written, over maxBufferedBytes ${maxBufferedBytes}; wait for 'drain'`,
+    );
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // sluice/tasks
 

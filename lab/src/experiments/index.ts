@@ -1,6 +1,8 @@
 import type { Experiment } from '../harness/types.js';
+import { coalesce } from './coalesce.js';
 import { fileread } from './fileread.js';
 import { offload } from './offload.js';
+import { rtt } from './rtt.js';
 import { serve } from './serve.js';
 import { tasks } from './tasks.js';
 import { wal } from './wal.js';
@@ -8,4 +10,14 @@ import { writeExperiment } from './write.js';
 import { zip } from './zip.js';
 
 /** Every experiment, in the order `sluice-lab all` runs them. */
-export const experiments: readonly Experiment[] = [fileread, zip, serve, writeExperiment, wal, offload, tasks];
+export const experiments: readonly Experiment[] = [
+  fileread,
+  zip,
+  serve,
+  writeExperiment,
+  wal,
+  offload,
+  rtt,
+  coalesce,
+  tasks,
+];
