@@ -17,9 +17,11 @@
  */
 import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
+import { availableParallelism } from 'node:os';
 import nodePath from 'node:path';
 import {
   AbortError,
+  FileShrankError,
   InvalidArgumentError,
   NotADirectoryError,
   NotAFileError,
@@ -28,7 +30,11 @@ import {
 } from '../errors.js';
 import { Fifo } from '../internal/fifo.js';
 import { fromOsError, kindOf } from './os-errors.js';
+import { SYNC_MAX_BYTES } from './planner.js';
 import { openReader } from './reader.js';
+import { ResidentReader } from './resident-reader.js';
+import type { BatchOutcome } from './scan-protocol.js';
+import { SCAN_BATCH_FILES, ScanWorkers } from './scan-workers.js';
 import type { ManagedReader, OpenReaderOptions } from './types.js';
 
 /** Upper bound for `concurrency`: each visit holds a file descriptor (the machine limit is often 1024-20000). */
@@ -38,6 +44,10 @@ export const MAX_SCAN_CONCURRENCY = 4096;
  * default) beside the opens.
  */
 const DIRECTORY_CONCURRENCY = 4;
+/** Files up to this size are read whole by a worker (the planner reads them in one `readSync` too). */
+const SMALL_FILE_BYTES = SYNC_MAX_BYTES;
+/** Worker threads by default: at most `concurrency`, the cores, and 4 (one file open each). */
+const DEFAULT_MAX_WORKERS = Math.max(1, Math.min(4, availableParallelism()));
 
 export interface ScanOptions {
   /** Files open and being visited at once (default 8, at most 4096). */
@@ -50,7 +60,14 @@ export interface ScanOptions {
   filter?: (entry: ScanEntry) => boolean;
   /** Called as each problem is found (it is also in the summary). */
   onProblem?: (problem: ScanProblem) => void;
-  /** Passed to `openReader` for each file. */
+  /**
+   * Worker threads that read small files (up to 256 KiB) whole, 32 per hand-off, so the main
+   * thread pays one message per batch instead of three threadpool trips (open, fstat, close) per
+   * file. Default: `min(concurrency, cores, 4)`; 0 opens every file with `openReader`. Each holds
+   * at most one file open, besides the `concurrency` files being visited.
+   */
+  workers?: number;
+  /** Passed to `openReader` for each file read on the main thread. */
   reader?: Pick<OpenReaderOptions, 'windowSize' | 'readAhead' | 'strategy' | 'pool'>;
 }
 
@@ -159,6 +176,18 @@ interface Listing {
   filtered: number;
 }
 
+/** Files sent to a worker together, and what came back. */
+interface Batch {
+  id: number;
+  files: Pending[];
+  outcome: BatchOutcome | undefined;
+  /** The next file to visit. */
+  cursor: number;
+  /** Visits of this batch's files not yet settled: the slab is lent out until 0. */
+  visits: number;
+  released: boolean;
+}
+
 class Scan {
   readonly #visit: ScanVisitor;
   readonly #concurrency: number;
@@ -188,6 +217,10 @@ class Scan {
     filtered: 0,
     problems: [],
   };
+  /** Worker threads reading small files in batches; undefined with `workers: 0`. */
+  readonly #workers: ScanWorkers | undefined;
+  /** Batches sent to the workers, in the order sent; the head is visited first. */
+  readonly #batches: Batch[] = [];
   #listing = 0;
   #visiting = 0;
   #fatal: { error: unknown } | undefined;
@@ -211,6 +244,15 @@ class Scan {
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
     if (this.#follow) this.#seenDirectories.set(`${rootStats.dev}:${rootStats.ino}`, root);
     this.#walk.push({ directory: { path: root, relativePath: '' }, started: false });
+    const workers = options.workers ?? Math.min(this.#concurrency, DEFAULT_MAX_WORKERS);
+    this.#workers =
+      workers === 0
+        ? undefined
+        : new ScanWorkers(
+            workers,
+            (outcome) => this.#onBatch(outcome),
+            (error) => this.#fail(error),
+          );
   }
 
   async run(): Promise<ScanSummary> {
@@ -220,6 +262,7 @@ class Scan {
       await this.#done;
     } finally {
       this.#signal?.removeEventListener('abort', this.#onAbort);
+      await this.#workers?.terminate();
     }
     if (this.#fatal !== undefined) throw this.#fatal.error;
     this.#summary.problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -237,12 +280,12 @@ class Scan {
         this.#consume(top.directory, top.listed);
         if (this.#fatal !== undefined) break;
       }
-      while (this.#visiting < this.#concurrency && this.#files.length > 0) {
-        this.#visiting++;
-        void this.#visitFile(this.#files.shift()!).finally(() => {
-          this.#visiting--;
-          this.#pump();
-        });
+      if (this.#workers === undefined) {
+        while (this.#visiting < this.#concurrency && this.#files.length > 0)
+          this.#startVisit(this.#files.shift()!);
+      } else {
+        this.#dispatchBatches(this.#workers);
+        this.#visitBatches(this.#workers);
       }
       // List ahead: the steps nearest the top first, within the queue's room.
       for (
@@ -261,10 +304,96 @@ class Scan {
         });
       }
     }
-    const idle = this.#visiting === 0 && this.#listing === 0;
-    if (idle && (this.#fatal !== undefined || (this.#files.length === 0 && this.#walk.length === 0))) {
-      this.#settle();
+    // Batches out on the workers always come back (their files are closed there) before we settle.
+    const idle = this.#visiting === 0 && this.#listing === 0 && (this.#workers?.inFlight ?? 0) === 0;
+    const drained = this.#files.length === 0 && this.#walk.length === 0 && this.#batches.length === 0;
+    if (idle && (this.#fatal !== undefined || drained)) this.#settle();
+  }
+
+  /** Hands queued files to the worker threads, up to 32 per message, while slabs are free. */
+  #dispatchBatches(workers: ScanWorkers): void {
+    while (this.#files.length > 0 && workers.ready) {
+      const files: Pending[] = [];
+      while (files.length < SCAN_BATCH_FILES && this.#files.length > 0) files.push(this.#files.shift()!);
+      const id = workers.send(
+        files.map((file) => file.path),
+        SMALL_FILE_BYTES,
+      );
+      this.#batches.push({ id, files, outcome: undefined, cursor: 0, visits: 0, released: false });
     }
+  }
+
+  /**
+   * Starts visits from the batches in the order they were sent (so visits start in walk order),
+   * within `concurrency`; a batch's slab goes back once every visit of it has settled.
+   */
+  #visitBatches(workers: ScanWorkers): void {
+    while (this.#visiting < this.#concurrency && this.#batches.length > 0) {
+      const batch = this.#batches[0]!;
+      const outcome = batch.outcome;
+      if (outcome === undefined) return;
+      if (batch.cursor === batch.files.length) {
+        this.#batches.shift();
+        this.#releaseIfDone(workers, batch);
+        continue;
+      }
+      const file = batch.files[batch.cursor]!;
+      const result = outcome.outcomes[batch.cursor]!;
+      batch.cursor++;
+      switch (result.kind) {
+        case 'read': {
+          const window = workers.window(outcome.slab, result.offset, result.size);
+          batch.visits++;
+          this.#startVisit(
+            file,
+            new ResidentReader(file.path, window, result.stats, this.#stopper.signal),
+            () => {
+              batch.visits--;
+              this.#releaseIfDone(workers, batch);
+            },
+          );
+          break;
+        }
+        case 'defer':
+          this.#startVisit(file);
+          break;
+        case 'not-a-file':
+          this.#problem(file, new NotAFileError(file.path, result.directory ? 'directory' : 'special file'));
+          break;
+        case 'shrank':
+          this.#problem(file, new FileShrankError(file.path, result.size, result.at));
+          break;
+        case 'error':
+          this.#problem(
+            file,
+            fromOsError(file.path, Object.assign(new Error(result.message), { code: result.code })),
+          );
+          break;
+      }
+    }
+  }
+
+  /** Lends the slab out again once every file of the batch was visited (exactly once per batch). */
+  #releaseIfDone(workers: ScanWorkers, batch: Batch): void {
+    if (batch.released || batch.visits > 0 || batch.cursor < batch.files.length) return;
+    batch.released = true;
+    workers.release(batch.outcome!.slab);
+  }
+
+  #startVisit(file: Pending, resident?: ResidentReader, settled?: () => void): void {
+    this.#visiting++;
+    void this.#visitFile(file, resident).finally(() => {
+      this.#visiting--;
+      settled?.();
+      this.#pump();
+    });
+  }
+
+  #onBatch(outcome: BatchOutcome): void {
+    const batch = this.#batches.find((candidate) => candidate.id === outcome.id);
+    if (batch === undefined) this.#workers?.release(outcome.slab);
+    else batch.outcome = outcome;
+    this.#pump();
   }
 
   /** Lists and classifies one directory; never rejects. */
@@ -344,10 +473,10 @@ class Scan {
     }
   }
 
-  async #visitFile(file: Pending): Promise<void> {
+  async #visitFile(file: Pending, resident?: ResidentReader): Promise<void> {
     let reader: ManagedReader;
     try {
-      reader = await openReader(file.path, this.#readerOptions);
+      reader = resident ?? (await openReader(file.path, this.#readerOptions));
     } catch (error) {
       this.#entryError(file, error);
       return;
@@ -402,7 +531,10 @@ function validate(dir: string, visit: ScanVisitor, options: ScanOptions): void {
   if (typeof visit !== 'function') throw new InvalidArgumentError('visit', 'a function', visit);
   if (typeof options !== 'object' || options === null)
     throw new InvalidArgumentError('options', 'an object', options);
-  const { concurrency, signal, filter, onProblem } = options;
+  const { concurrency, signal, filter, onProblem, workers } = options;
+  if (workers !== undefined && (!Number.isSafeInteger(workers) || workers < 0 || workers > 64)) {
+    throw new InvalidArgumentError('workers', 'an integer from 0 to 64', workers);
+  }
   if (
     concurrency !== undefined &&
     (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > MAX_SCAN_CONCURRENCY)

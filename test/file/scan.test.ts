@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SluiceError } from '../../src/errors.js';
@@ -13,6 +13,19 @@ const code = (expected: string) => (error: unknown) => {
   assert.equal(error.code, expected, error.message);
   return true;
 };
+
+/** File descriptors of this process (every thread) open on something under `root`. */
+function treeFds(root: string): number {
+  let count = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(root)) count++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return count;
+}
 
 function windowsInUse(): number {
   return defaultPools().reduce((sum, pool) => sum + pool.stats().inUse, 0);
@@ -70,8 +83,14 @@ before(() => {
 after(() => cleanup());
 
 describe('scanTree', () => {
-  for (const concurrency of [1, 4, 32]) {
-    test(`visits every file exactly once with the right bytes (concurrency ${concurrency})`, async () => {
+  for (const [concurrency, workers] of [
+    [1, undefined],
+    [4, undefined],
+    [32, undefined],
+    [4, 0],
+    [32, 0],
+  ] as const) {
+    test(`visits every file exactly once with the right bytes (concurrency ${concurrency}, workers ${workers ?? 'default'})`, async () => {
       const seen = new Map<string, number>();
       const fdsBefore = openFds();
       const summary = await scanTree(
@@ -85,7 +104,7 @@ describe('scanTree', () => {
           assert.ok(want.equals(bytes), `wrong bytes for ${file.path}`);
           seen.set(file.path, (seen.get(file.path) ?? 0) + 1);
         },
-        { concurrency },
+        workers === undefined ? { concurrency } : { concurrency, workers },
       );
       assert.equal(seen.size, expected.size);
       for (const [file, count] of seen) assert.equal(count, 1, file);
@@ -111,27 +130,37 @@ describe('scanTree', () => {
     assert.deepEqual(orders[0], orders[1]);
   });
 
-  test('never has more than `concurrency` files open, however slow the visitor', async () => {
-    for (const concurrency of [1, 3, 16]) {
+  test('never has more than `concurrency` files visited, nor more files open than visits + workers', async () => {
+    const root = path.join(dir, 'tree');
+    for (const [concurrency, workers] of [
+      [1, 1],
+      [3, 2],
+      [16, 0],
+      [16, 4],
+    ] as const) {
       let open = 0;
       let maxOpen = 0;
       let maxFds = 0;
-      const fdsBefore = openFds();
       await scanTree(
-        path.join(dir, 'tree'),
+        root,
         async (file) => {
           open++;
           maxOpen = Math.max(maxOpen, open);
-          maxFds = Math.max(maxFds, openFds() - fdsBefore);
+          maxFds = Math.max(maxFds, treeFds(root));
           await file.reader.next();
           await new Promise((resolve) => setImmediate(resolve));
+          maxFds = Math.max(maxFds, treeFds(root));
           open--;
         },
-        { concurrency },
+        { concurrency, workers },
       );
       assert.equal(maxOpen, concurrency, `concurrency ${concurrency} reached, never exceeded`);
-      // the files being visited, plus at most 4 directories being listed (readdir holds an fd briefly)
-      assert.ok(maxFds <= concurrency + 4, `${maxFds} fds open at concurrency ${concurrency}`);
+      // visits, plus one file per worker thread, plus at most 4 directories being listed
+      assert.ok(
+        maxFds <= concurrency + workers + 4,
+        `${maxFds} fds in the tree open at concurrency ${concurrency}, ${workers} workers`,
+      );
+      assert.equal(treeFds(root), 0);
     }
   });
 
@@ -291,9 +320,9 @@ describe('scanTree', () => {
       scanTree(
         path.join(dir, 'tree'),
         async (file) => {
-          visits++;
+          const visit = ++visits;
           await file.reader.next();
-          if (visits === 5) throw bug;
+          if (visit === 5) throw bug;
         },
         { concurrency: 8 },
       ),

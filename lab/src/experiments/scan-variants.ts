@@ -186,16 +186,20 @@ async function promisesLarge(args: ScanCaseArgs): Promise<Tally> {
 }
 
 async function sluiceTree(args: ScanCaseArgs): Promise<Tally> {
+  // one search state per visit in flight (visits interleave at each await), reused
+  const idle: NeedleSearch[] = [];
   let matches = 0;
   const summary = await scanTree(
     args.target,
     async (file) => {
-      const search = new NeedleSearch(args.needle);
+      const search = idle.pop() ?? new NeedleSearch(args.needle);
+      search.begin();
       for await (const window of file.reader) search.feed(window);
-      matches += search.matches;
+      idle.push(search);
     },
     { concurrency: args.readers },
   );
+  for (const search of idle) matches += search.matches;
   if (summary.problems.length > 0) throw new Error(`scan problems: ${summary.problems[0]!.error.message}`);
   return { files: summary.files, bytes: summary.bytes, matches };
 }
