@@ -198,6 +198,20 @@ export const SEED_TABLES: Readonly<Record<string, { seed: string; tables: SeedTa
       },
     ],
   },
+  write: {
+    seed: '003_f88e171b64c17b88.txt',
+    tables: [
+      {
+        caption: "Writes with an explicit commit (the seed's proposed write API)",
+        columns: ['what the seed proposes'],
+        rows: [
+          ['a writable slice wrapper: no blocking write while it is held'],
+          ['an explicit, configurable commit to the device; no commit on drop (errors must surface)'],
+        ],
+        note: 'The seeds give no write figures: the design, not a measurement.',
+      },
+    ],
+  },
   coalesce: {
     seed: '004_39cf82e85db97a88.txt',
     tables: [
