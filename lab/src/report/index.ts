@@ -100,7 +100,7 @@ function ourTableHtml(described: Described, result: ExperimentResult): string {
     `<p class="caption">This machine: medians of ${Number.isFinite(runs) ? runs : 0} runs; ratio = ${escapeHtml(headline)} ÷ ` +
       `<code>${escapeHtml(described.baseline)}</code>'s with the same dims (${described.headline.higherIsBetter ? 'higher' : 'lower'} is better)</p>`,
     '<table class="ours">',
-    `<thead><tr>${['variant', ...dimNames, ...metrics, `${headline} vs ${described.baseline}`]
+    `<thead><tr>${['variant', ...dimNames, ...metrics, 'ratio']
       .map((column) => `<th>${escapeHtml(column)}</th>`)
       .join('')}</tr></thead>`,
     '<tbody>',

@@ -84,7 +84,11 @@ export function planPlots(input: PlotInput): Plot[] {
     (row) => row.skipped === undefined && typeof row.median[input.headline] === 'number',
   );
   if (measured.length === 0) return [];
-  const variantOrder = orderValues([...input.variants, ...measured.map((row) => row.variant)]).map(String);
+  // the registered order, then any others; only variants with figures (a skipped peer gets no legend entry)
+  const present = new Set(measured.map((row) => row.variant));
+  const variantOrder = [...new Set([...input.variants, ...measured.map((row) => row.variant)])].filter(
+    (variant) => present.has(variant),
+  );
   const colorScale = {
     domain: variantOrder,
     range: variantOrder.map((_, index) => PALETTE[index % PALETTE.length]!),
