@@ -1,19 +1,24 @@
 /**
  * `scanTree`: walk a directory tree and read its files through managed readers, a bounded number
  * at a time (seed 003: ripgrep searching the Linux sources scales with threads issuing read(2);
- * the walk and the reads overlap, and no more than `concurrency` files are ever open).
+ * the walk and the reads overlap). Small files are read whole by worker threads in batches (one
+ * message per 128 files instead of three threadpool trips per file); larger ones get `openReader`.
  *
  * Invariants:
- * - at most `concurrency` files are open (one reader each) and at most `DIRECTORY_CONCURRENCY`
- *   directories are being listed at any moment;
+ * - at most `concurrency` visits run at once (one reader each); besides them, each worker thread
+ *   holds at most one file open, and at most `DIRECTORY_CONCURRENCY` directories are being listed;
  * - directory listings pause while `max(1024, 64 * concurrency)` files wait to be visited, so the
- *   queue of pending paths stays bounded by that plus one directory's entries;
- * - files are queued in one order (depth first, names sorted) whatever finishes first: visits
- *   start in that order (at concurrency 1 they run in it); every entry ends in exactly one place:
- *   visited, reported as a problem, filtered, or counted as a skipped link; problems are returned
- *   sorted by path;
- * - a fatal error (the visitor throwing, an abort) stops new work, waits for every visit in flight
- *   and closes every reader before `scanTree` rejects.
+ *   queue of pending paths stays bounded by that plus one directory's entries; batches are
+ *   bounded by the slabs (two per worker);
+ * - files are queued in one order (depth first, names sorted) whatever finishes first, and batches
+ *   are visited in the order sent: visits start in that order (at concurrency 1 they run in it);
+ *   every entry ends in exactly one place: visited, reported as a problem, filtered, or counted as a
+ *   skipped link; problems are returned sorted by path;
+ * - a slab is lent to one batch at a time and comes back only when every visit of its files has
+ *   settled (their windows are then released);
+ * - a fatal error (the visitor throwing, an abort, a worker dying) stops new work, waits for every
+ *   visit and every batch in flight, closes every reader and ends the workers before `scanTree`
+ *   rejects.
  */
 import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
