@@ -165,6 +165,25 @@ export class ReadWorkerError extends SluiceError {
   }
 }
 
+/** `scanTree` was given a root that is not a directory. */
+export class NotADirectoryError extends SluiceError {
+  constructor(path: string, kind: string) {
+    super('SLUICE_ERR_NOT_A_DIRECTORY', `not a directory (${kind}): ${path}`);
+  }
+}
+
+/** Following a symbolic link led back to a directory already being scanned (or the link loops on itself). */
+export class SymlinkLoopError extends SluiceError {
+  constructor(path: string, target?: string) {
+    super(
+      'SLUICE_ERR_SYMLINK_LOOP',
+      target === undefined
+        ? `symbolic link loop: ${path}`
+        : `symbolic link loop: ${path} leads back to ${target}, already scanned`,
+    );
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // sluice/zip
 

@@ -8,6 +8,7 @@ import { addRatios } from './harness/stats.js';
 import { formatTable } from './harness/table.js';
 import type { Experiment, RunContext } from './harness/types.js';
 import { updateFiles } from './readme.js';
+import { writeReport } from './report/index.js';
 
 const usage = `sluice-lab: the experiments behind sluice, each a seed's measurement reproduced here
 
@@ -17,6 +18,9 @@ Usage:
   sluice-lab list                   list the experiments
   sluice-lab readme                 regenerate the results tables in README.md and docs/lab.md
                                     from lab-results/*.json
+  sluice-lab report [--out FILE]    one self-contained HTML page (plots as inline SVG, each seed's
+                                    table beside ours) from lab-results/*.json
+                                    (default lab-results/report.html)
 
 Options:
   --quick        a small configuration (CI smoke): fewer runs, smaller inputs
@@ -70,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
       warmup: { type: 'string' },
       only: { type: 'string' },
       json: { type: 'string' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -82,6 +87,15 @@ async function main(argv: string[]): Promise<number> {
     const updated = updateFiles(['README.md', 'docs/lab.md']);
     process.stdout.write(
       updated.length === 0 ? 'no table updated (no results?)\n' : `${updated.join('\n')}\n`,
+    );
+    return 0;
+  }
+  if (name === 'report') {
+    const out = typeof values.out === 'string' ? values.out : undefined;
+    const report = await writeReport(out);
+    process.stdout.write(
+      `${report.file}: ${report.experiments.length} experiment(s) (${report.experiments.join(', ') || 'no results yet'}), ` +
+        `${report.plots} plot(s)\n`,
     );
     return 0;
   }

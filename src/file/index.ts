@@ -1,5 +1,15 @@
 export { type Plan, SYNC_MAX_BYTES } from './planner.js';
 export { type ReadAllOptions, readAll } from './read-all.js';
 export { openReader } from './reader.js';
+export {
+  MAX_SCAN_CONCURRENCY,
+  type ScanEntry,
+  type ScanFile,
+  type ScanOptions,
+  type ScanProblem,
+  type ScanSummary,
+  type ScanVisitor,
+  scanTree,
+} from './scan.js';
 export { MAX_READ_WORKERS, terminateIdleReadWorkers } from './sources/worker.js';
 export type { FileStats, ManagedReader, OpenReaderOptions, Strategy } from './types.js';

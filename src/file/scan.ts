@@ -1,0 +1,559 @@
+/**
+ * `scanTree`: walk a directory tree and read its files through managed readers, a bounded number
+ * at a time (seed 003: ripgrep searching the Linux sources scales with threads issuing read(2);
+ * the walk and the reads overlap). Small files are read whole by worker threads in batches (one
+ * message per 128 files instead of three threadpool trips per file); larger ones get `openReader`.
+ *
+ * Invariants:
+ * - at most `concurrency` visits run at once (one reader each); besides them, each worker thread
+ *   holds at most one file open, and at most `DIRECTORY_CONCURRENCY` directories are being listed;
+ * - directory listings pause while `max(1024, 64 * concurrency)` files wait to be visited, so the
+ *   queue of pending paths stays bounded by that plus one directory's entries; batches are
+ *   bounded by the slabs (two per worker);
+ * - files are queued in one order (depth first, names sorted) whatever finishes first, and batches
+ *   are visited in the order sent: visits start in that order (at concurrency 1 they run in it);
+ *   every entry ends in exactly one place: visited, reported as a problem, filtered, or counted as a
+ *   skipped link; problems are returned sorted by path;
+ * - a slab is lent to one batch at a time and comes back only when every visit of its files has
+ *   settled (their windows are then released);
+ * - a fatal error (the visitor throwing, an abort, a worker dying) stops new work, waits for every
+ *   visit and every batch in flight, closes every reader and ends the workers before `scanTree`
+ *   rejects.
+ */
+import { setMaxListeners } from 'node:events';
+import fs from 'node:fs';
+import { availableParallelism } from 'node:os';
+import nodePath from 'node:path';
+import {
+  AbortError,
+  FileShrankError,
+  InvalidArgumentError,
+  NotADirectoryError,
+  NotAFileError,
+  SluiceError,
+  SymlinkLoopError,
+} from '../errors.js';
+import { Fifo } from '../internal/fifo.js';
+import { fromOsError, kindOf } from './os-errors.js';
+import { SYNC_MAX_BYTES } from './planner.js';
+import { openReader } from './reader.js';
+import { ResidentReader } from './resident-reader.js';
+import type { BatchOutcome } from './scan-protocol.js';
+import { SCAN_BATCH_FILES, ScanWorkers } from './scan-workers.js';
+import type { ManagedReader, OpenReaderOptions } from './types.js';
+
+/** Upper bound for `concurrency`: each visit holds a file descriptor (the machine limit is often 1024-20000). */
+export const MAX_SCAN_CONCURRENCY = 4096;
+/**
+ * Directories listed at once, ahead of the walk: listing runs on libuv's threadpool (4 threads by
+ * default) beside the opens.
+ */
+const DIRECTORY_CONCURRENCY = 4;
+/** Files up to this size are read whole by a worker (the planner reads them in one `readSync` too). */
+const SMALL_FILE_BYTES = SYNC_MAX_BYTES;
+/** Worker threads by default: at most `concurrency`, the cores, and 4 (one file open each). */
+const DEFAULT_MAX_WORKERS = Math.max(1, Math.min(4, availableParallelism()));
+
+export interface ScanOptions {
+  /** Files open and being visited at once (default 8, at most 4096). */
+  concurrency?: number;
+  /** Aborting stops the scan: visits in flight see `SLUICE_ERR_ABORTED`, `scanTree` rejects with it. */
+  signal?: AbortSignal;
+  /** Follow symbolic links to files and directories (default false: links are counted and skipped). */
+  followSymlinks?: boolean;
+  /** Return false to skip an entry (a directory is then not descended into), e.g. `.git`. */
+  filter?: (entry: ScanEntry) => boolean;
+  /** Called as each problem is found (it is also in the summary). */
+  onProblem?: (problem: ScanProblem) => void;
+  /**
+   * Worker threads that read small files (up to 256 KiB) whole, 32 per hand-off, so the main
+   * thread pays one message per batch instead of three threadpool trips (open, fstat, close) per
+   * file. Default: `min(concurrency, cores, 4)`; 0 opens every file with `openReader`. Each holds
+   * at most one file open, besides the `concurrency` files being visited.
+   */
+  workers?: number;
+  /** Passed to `openReader` for each file read on the main thread. */
+  reader?: Pick<OpenReaderOptions, 'windowSize' | 'readAhead' | 'strategy' | 'pool'>;
+}
+
+export interface ScanEntry {
+  /** The path as found: the root joined with the names on the way (links not resolved). */
+  path: string;
+  /** The path relative to the root, with the platform's separator. */
+  relativePath: string;
+  isDirectory: boolean;
+}
+
+/** What the visitor gets: an open reader on the file, closed by `scanTree` when the visit ends. */
+export interface ScanFile {
+  path: string;
+  relativePath: string;
+  /** The file's size when opened. */
+  size: number;
+  reader: ManagedReader;
+}
+
+/** May return a promise: the file stays open (and counts against `concurrency`) until it settles. */
+export type ScanVisitor = (file: ScanFile) => unknown;
+
+/** An entry that could not be scanned. Never fatal; the scan goes on. */
+export interface ScanProblem {
+  path: string;
+  relativePath: string;
+  /**
+   * `SLUICE_ERR_FILE_PERMISSION` (unreadable file or directory), `SLUICE_ERR_FILE_NOT_FOUND`
+   * (vanished, or a dangling link), `SLUICE_ERR_SYMLINK_LOOP`, `SLUICE_ERR_NOT_A_FILE` (FIFO, socket,
+   * device), or a reading error (`SLUICE_ERR_FILE_SHRANK`, `_FILE_GREW`, `_FILE_READ`).
+   */
+  code: string;
+  error: SluiceError;
+}
+
+export interface ScanSummary {
+  /** Files visited (the visit returned without an error). */
+  files: number;
+  /** Sum of the visited files' sizes when opened. */
+  bytes: number;
+  /** Directories listed, the root included. */
+  directories: number;
+  /** Symbolic links not followed (`followSymlinks: false`). */
+  skippedSymlinks: number;
+  /** Entries skipped by `filter`. */
+  filtered: number;
+  /** Sorted by path. */
+  problems: ScanProblem[];
+}
+
+/** Errors of one file that make it a problem entry rather than a fatal error of the scan. */
+const ENTRY_ERROR_CODES: ReadonlySet<string> = new Set([
+  'SLUICE_ERR_FILE_NOT_FOUND',
+  'SLUICE_ERR_FILE_PERMISSION',
+  'SLUICE_ERR_NOT_A_FILE',
+  'SLUICE_ERR_FILE_SHRANK',
+  'SLUICE_ERR_FILE_GREW',
+  'SLUICE_ERR_FILE_READ',
+  'SLUICE_ERR_SYMLINK_LOOP',
+]);
+
+interface Pending {
+  path: string;
+  relativePath: string;
+}
+
+/**
+ * Visits every regular file under `dir` once, with an open `ManagedReader`, at most `concurrency`
+ * at a time. Resolves with a summary once every visit has settled; rejects (after closing
+ * everything) when the visitor throws, when aborted, or when `dir` itself cannot be listed.
+ */
+export async function scanTree(
+  dir: string,
+  visit: ScanVisitor,
+  options: ScanOptions = {},
+): Promise<ScanSummary> {
+  validate(dir, visit, options);
+  const { signal } = options;
+  if (signal?.aborted) throw new AbortError(`scanning ${dir}`, signal.reason);
+  let rootStats: fs.Stats;
+  try {
+    rootStats = await fs.promises.stat(dir);
+  } catch (error) {
+    throw fromOsError(dir, error);
+  }
+  if (!rootStats.isDirectory())
+    throw new NotADirectoryError(dir, rootStats.isFile() ? 'file' : kindOf(rootStats));
+  return new Scan(dir, visit, options, rootStats).run();
+}
+
+/** One directory of the walk: listed ahead of time (up to `DIRECTORY_CONCURRENCY`), consumed in order. */
+interface WalkStep {
+  directory: Pending;
+  started: boolean;
+  /** Set when the listing settled. */
+  listed?: Listing | { error: SluiceError };
+}
+
+/** A directory's entries, sorted by name and classified (links stat'ed) while listing ahead. */
+interface Listing {
+  files: Pending[];
+  subdirectories: Array<{ item: Pending; key: string | undefined }>;
+  problems: Array<{ item: Pending; error: SluiceError }>;
+  skippedSymlinks: number;
+  filtered: number;
+}
+
+/** Files sent to a worker together, and what came back. */
+interface Batch {
+  id: number;
+  files: Pending[];
+  outcome: BatchOutcome | undefined;
+  /** The next file to visit. */
+  cursor: number;
+  /** Visits of this batch's files not yet settled: the slab is lent out until 0. */
+  visits: number;
+  released: boolean;
+}
+
+class Scan {
+  readonly #visit: ScanVisitor;
+  readonly #concurrency: number;
+  readonly #follow: boolean;
+  readonly #filter: ScanOptions['filter'];
+  readonly #onProblem: ScanOptions['onProblem'];
+  readonly #readerOptions: OpenReaderOptions;
+  readonly #signal: AbortSignal | undefined;
+  /** Aborted on the caller's abort or a fatal error: readers in flight stop. */
+  readonly #stopper = new AbortController();
+  readonly #onAbort: () => void;
+  /**
+   * The walk, depth first, top at the end. Steps near the top are listed ahead of time, but a
+   * step is consumed (its files queued, its subdirectories pushed) only when it is the top: so
+   * files enter the queue in one order, the same on every run, whatever finishes first.
+   */
+  readonly #walk: WalkStep[] = [];
+  readonly #files = new Fifo<Pending>(256);
+  readonly #highWater: number;
+  /** `dev:ino` of each directory consumed, when following links (a loop shows up as a repeat). */
+  readonly #seenDirectories = new Map<string, string>();
+  readonly #summary: ScanSummary = {
+    files: 0,
+    bytes: 0,
+    directories: 0,
+    skippedSymlinks: 0,
+    filtered: 0,
+    problems: [],
+  };
+  /** Worker threads reading small files in batches; undefined with `workers: 0`. */
+  readonly #workers: ScanWorkers | undefined;
+  /** Batches sent to the workers, in the order sent; the head is visited first. */
+  readonly #batches: Batch[] = [];
+  #listing = 0;
+  #visiting = 0;
+  #fatal: { error: unknown } | undefined;
+  #settle!: () => void;
+  readonly #done = new Promise<void>((resolve) => {
+    this.#settle = resolve;
+  });
+
+  constructor(root: string, visit: ScanVisitor, options: ScanOptions, rootStats: fs.Stats) {
+    this.#visit = visit;
+    this.#concurrency = options.concurrency ?? 8;
+    this.#follow = options.followSymlinks === true;
+    this.#filter = options.filter;
+    this.#onProblem = options.onProblem;
+    this.#signal = options.signal;
+    // Every open reader listens to the stopper: up to `concurrency` listeners, all expected.
+    setMaxListeners(this.#concurrency + 16, this.#stopper.signal);
+    this.#readerOptions = { ...options.reader, signal: this.#stopper.signal };
+    this.#highWater = Math.max(1024, this.#concurrency * 64);
+    this.#onAbort = () => this.#fail(new AbortError(`scanning ${root}`, this.#signal?.reason));
+    this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+    if (this.#follow) this.#seenDirectories.set(`${rootStats.dev}:${rootStats.ino}`, root);
+    this.#walk.push({ directory: { path: root, relativePath: '' }, started: false });
+    const workers = options.workers ?? Math.min(this.#concurrency, DEFAULT_MAX_WORKERS);
+    this.#workers =
+      workers === 0
+        ? undefined
+        : new ScanWorkers(
+            workers,
+            (outcome) => this.#onBatch(outcome),
+            (error) => this.#fail(error),
+          );
+  }
+
+  async run(): Promise<ScanSummary> {
+    if (this.#signal?.aborted) this.#onAbort();
+    try {
+      this.#pump();
+      await this.#done;
+    } finally {
+      this.#signal?.removeEventListener('abort', this.#onAbort);
+      await this.#workers?.terminate();
+    }
+    if (this.#fatal !== undefined) throw this.#fatal.error;
+    this.#summary.problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return this.#summary;
+  }
+
+  /** Starts whatever the bounds allow; settles the scan when nothing is left or running. */
+  #pump(): void {
+    if (this.#fatal === undefined) {
+      // Consume listed directories from the top while the file queue has room.
+      while (this.#walk.length > 0 && this.#files.length < this.#highWater) {
+        const top = this.#walk[this.#walk.length - 1]!;
+        if (top.listed === undefined) break;
+        this.#walk.pop();
+        this.#consume(top.directory, top.listed);
+        if (this.#fatal !== undefined) break;
+      }
+      if (this.#workers === undefined) {
+        while (this.#visiting < this.#concurrency && this.#files.length > 0)
+          this.#startVisit(this.#files.shift()!);
+      } else {
+        this.#dispatchBatches(this.#workers);
+        this.#visitBatches(this.#workers);
+      }
+      // List ahead: the steps nearest the top first, within the queue's room.
+      for (
+        let index = this.#walk.length - 1;
+        index >= 0 && this.#listing < DIRECTORY_CONCURRENCY && this.#files.length < this.#highWater;
+        index--
+      ) {
+        const step = this.#walk[index]!;
+        if (step.started) continue;
+        step.started = true;
+        this.#listing++;
+        void this.#list(step.directory).then((listed) => {
+          step.listed = listed;
+          this.#listing--;
+          this.#pump();
+        });
+      }
+    }
+    // Batches out on the workers always come back (their files are closed there) before we settle.
+    const idle = this.#visiting === 0 && this.#listing === 0 && (this.#workers?.inFlight ?? 0) === 0;
+    const drained = this.#files.length === 0 && this.#walk.length === 0 && this.#batches.length === 0;
+    if (idle && (this.#fatal !== undefined || drained)) this.#settle();
+  }
+
+  /** Hands queued files to the worker threads, up to 32 per message, while slabs are free. */
+  #dispatchBatches(workers: ScanWorkers): void {
+    while (this.#files.length > 0 && workers.ready) {
+      const files: Pending[] = [];
+      while (files.length < SCAN_BATCH_FILES && this.#files.length > 0) files.push(this.#files.shift()!);
+      const id = workers.send(
+        files.map((file) => file.path),
+        SMALL_FILE_BYTES,
+      );
+      this.#batches.push({ id, files, outcome: undefined, cursor: 0, visits: 0, released: false });
+    }
+  }
+
+  /**
+   * Starts visits from the batches in the order they were sent (so visits start in walk order),
+   * within `concurrency`; a batch's slab goes back once every visit of it has settled.
+   */
+  #visitBatches(workers: ScanWorkers): void {
+    while (this.#visiting < this.#concurrency && this.#batches.length > 0) {
+      const batch = this.#batches[0]!;
+      const outcome = batch.outcome;
+      if (outcome === undefined) return;
+      if (batch.cursor === batch.files.length) {
+        this.#batches.shift();
+        this.#releaseIfDone(workers, batch);
+        continue;
+      }
+      const file = batch.files[batch.cursor]!;
+      const result = outcome.outcomes[batch.cursor]!;
+      batch.cursor++;
+      switch (result.kind) {
+        case 'read': {
+          const window = workers.window(outcome.slab, result.offset, result.size);
+          batch.visits++;
+          this.#startVisit(
+            file,
+            new ResidentReader(file.path, window, result.stats, this.#stopper.signal),
+            () => {
+              batch.visits--;
+              this.#releaseIfDone(workers, batch);
+            },
+          );
+          break;
+        }
+        case 'defer':
+          this.#startVisit(file);
+          break;
+        case 'not-a-file':
+          this.#problem(file, new NotAFileError(file.path, result.directory ? 'directory' : 'special file'));
+          break;
+        case 'shrank':
+          this.#problem(file, new FileShrankError(file.path, result.size, result.at));
+          break;
+        case 'error':
+          this.#problem(
+            file,
+            fromOsError(file.path, Object.assign(new Error(result.message), { code: result.code })),
+          );
+          break;
+      }
+    }
+  }
+
+  /** Lends the slab out again once every file of the batch was visited (exactly once per batch). */
+  #releaseIfDone(workers: ScanWorkers, batch: Batch): void {
+    if (batch.released || batch.visits > 0 || batch.cursor < batch.files.length) return;
+    batch.released = true;
+    workers.release(batch.outcome!.slab);
+  }
+
+  #startVisit(file: Pending, resident?: ResidentReader, settled?: () => void): void {
+    this.#visiting++;
+    void this.#visitFile(file, resident).finally(() => {
+      this.#visiting--;
+      settled?.();
+      this.#pump();
+    });
+  }
+
+  #onBatch(outcome: BatchOutcome): void {
+    const batch = this.#batches.find((candidate) => candidate.id === outcome.id);
+    if (batch === undefined) this.#workers?.release(outcome.slab);
+    else batch.outcome = outcome;
+    this.#pump();
+  }
+
+  /** Lists and classifies one directory; never rejects. */
+  async #list(directory: Pending): Promise<Listing | { error: SluiceError }> {
+    let entries: fs.Dirent[];
+    try {
+      entries = await listDirectory(directory.path);
+    } catch (error) {
+      return { error: fromOsError(directory.path, error) };
+    }
+    // Sorted by name: the walk follows one order on every run.
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const listing: Listing = { files: [], subdirectories: [], problems: [], skippedSymlinks: 0, filtered: 0 };
+    for (const entry of entries) {
+      const item: Pending = {
+        path: directory.path + nodePath.sep + entry.name,
+        relativePath:
+          directory.relativePath === '' ? entry.name : directory.relativePath + nodePath.sep + entry.name,
+      };
+      let stats: fs.Stats | fs.Dirent = entry;
+      if (entry.isSymbolicLink() || (this.#follow && entry.isDirectory())) {
+        if (!this.#follow) {
+          listing.skippedSymlinks++;
+          continue;
+        }
+        try {
+          stats = await fs.promises.stat(item.path);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          const problem = code === 'ELOOP' ? new SymlinkLoopError(item.path) : fromOsError(item.path, error);
+          listing.problems.push({ item, error: problem });
+          continue;
+        }
+      }
+      const isDirectory = stats.isDirectory();
+      if (this.#filter !== undefined && !this.#filter({ ...item, isDirectory })) {
+        listing.filtered++;
+        continue;
+      }
+      if (stats.isFile()) listing.files.push(item);
+      else if (isDirectory) {
+        const key = this.#follow ? `${(stats as fs.Stats).dev}:${(stats as fs.Stats).ino}` : undefined;
+        listing.subdirectories.push({ item, key });
+      } else listing.problems.push({ item, error: new NotAFileError(item.path, kindOf(stats)) });
+    }
+    return listing;
+  }
+
+  /** Applies a directory's listing, in walk order: queues files, pushes subdirectories, reports. */
+  #consume(directory: Pending, listed: Listing | { error: SluiceError }): void {
+    if ('error' in listed) {
+      // The root failing to list is fatal; any other directory is a problem entry.
+      if (directory.relativePath === '') this.#fail(listed.error);
+      else this.#problem(directory, listed.error);
+      return;
+    }
+    this.#summary.directories++;
+    this.#summary.skippedSymlinks += listed.skippedSymlinks;
+    this.#summary.filtered += listed.filtered;
+    for (const { item, error } of listed.problems) this.#problem(item, error);
+    for (const file of listed.files) this.#files.push(file);
+    const accepted: Pending[] = [];
+    for (const { item, key } of listed.subdirectories) {
+      if (key !== undefined) {
+        const seen = this.#seenDirectories.get(key);
+        if (seen !== undefined) {
+          this.#problem(item, new SymlinkLoopError(item.path, seen));
+          continue;
+        }
+        this.#seenDirectories.set(key, item.path);
+      }
+      accepted.push(item);
+    }
+    // Pushed in reverse so the walk takes them in name order.
+    for (let index = accepted.length - 1; index >= 0; index--) {
+      this.#walk.push({ directory: accepted[index]!, started: false });
+    }
+  }
+
+  async #visitFile(file: Pending, resident?: ResidentReader): Promise<void> {
+    let reader: ManagedReader;
+    try {
+      reader = resident ?? (await openReader(file.path, this.#readerOptions));
+    } catch (error) {
+      this.#entryError(file, error);
+      return;
+    }
+    try {
+      await this.#visit({ path: file.path, relativePath: file.relativePath, size: reader.size, reader });
+      this.#summary.files++;
+      this.#summary.bytes += reader.size;
+    } catch (error) {
+      this.#entryError(file, error);
+    } finally {
+      await reader.close();
+    }
+  }
+
+  /** A file's own error is a problem entry; anything else (the visitor's bug, an abort) is fatal. */
+  #entryError(file: Pending, error: unknown): void {
+    if (this.#fatal !== undefined) return;
+    if (error instanceof SluiceError && ENTRY_ERROR_CODES.has(error.code)) this.#problem(file, error);
+    else this.#fail(error);
+  }
+
+  #problem(entry: Pending, error: SluiceError): void {
+    const problem: ScanProblem = {
+      path: entry.path,
+      relativePath: entry.relativePath,
+      code: error.code,
+      error,
+    };
+    this.#summary.problems.push(problem);
+    this.#onProblem?.(problem);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#fatal !== undefined) return;
+    this.#fatal = { error };
+    this.#stopper.abort(error);
+    this.#pump();
+  }
+}
+
+function listDirectory(path: string): Promise<fs.Dirent[]> {
+  return new Promise((resolve, reject) => {
+    fs.readdir(path, { withFileTypes: true }, (error, entries) => (error ? reject(error) : resolve(entries)));
+  });
+}
+
+function validate(dir: string, visit: ScanVisitor, options: ScanOptions): void {
+  if (typeof dir !== 'string' || dir.length === 0)
+    throw new InvalidArgumentError('dir', 'a non-empty string', dir);
+  if (dir.includes('\0')) throw new InvalidArgumentError('dir', 'a path without NUL bytes', dir);
+  if (typeof visit !== 'function') throw new InvalidArgumentError('visit', 'a function', visit);
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError('options', 'an object', options);
+  const { concurrency, signal, filter, onProblem, workers } = options;
+  if (workers !== undefined && (!Number.isSafeInteger(workers) || workers < 0 || workers > 64)) {
+    throw new InvalidArgumentError('workers', 'an integer from 0 to 64', workers);
+  }
+  if (
+    concurrency !== undefined &&
+    (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > MAX_SCAN_CONCURRENCY)
+  ) {
+    throw new InvalidArgumentError(
+      'concurrency',
+      `an integer from 1 to ${MAX_SCAN_CONCURRENCY}`,
+      concurrency,
+    );
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new InvalidArgumentError('signal', 'an AbortSignal', signal);
+  if (filter !== undefined && typeof filter !== 'function')
+    throw new InvalidArgumentError('filter', 'a function', filter);
+  if (onProblem !== undefined && typeof onProblem !== 'function')
+    throw new InvalidArgumentError('onProblem', 'a function', onProblem);
+}

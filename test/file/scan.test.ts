@@ -1,0 +1,359 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { SluiceError } from '../../src/errors.js';
+import { type ScanFile, type ScanProblem, scanTree } from '../../src/file/index.js';
+import { defaultPools } from '../../src/file/pools.js';
+import { openFds, patternBytes, tempDir, writeFile } from '../helpers/files.js';
+
+const code = (expected: string) => (error: unknown) => {
+  assert.ok(error instanceof SluiceError, `expected a SluiceError, got ${String(error)}`);
+  assert.equal(error.code, expected, error.message);
+  return true;
+};
+
+/** File descriptors of this process (every thread) open on something under `root`. */
+function treeFds(root: string): number {
+  let count = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(root)) count++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return count;
+}
+
+function windowsInUse(): number {
+  return defaultPools().reduce((sum, pool) => sum + pool.stats().inUse, 0);
+}
+
+/**
+ * A generated tree: `directories` nested a few levels deep, files of sizes from 0 to ~600 KiB (so
+ * readers of every strategy run), each file's bytes derived from its index. Returns path -> bytes.
+ */
+function makeTree(root: string, fileCount: number): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  let state = 12345;
+  const random = (): number => {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state / 2 ** 32;
+  };
+  mkdirSync(root, { recursive: true });
+  const directories = [root];
+  for (let index = 0; index < fileCount; index++) {
+    if (index % 7 === 0) {
+      const parent = directories[Math.floor(random() * directories.length)]!;
+      const child = path.join(parent, `d${index}`);
+      mkdirSync(child);
+      directories.push(child);
+    }
+    const directory = directories[Math.floor(random() * directories.length)]!;
+    const size =
+      index % 50 === 0 ? 300_000 + Math.floor(random() * 300_000) : Math.floor(random() ** 3 * 40_000);
+    const file = writeFile(directory, `f${index}.txt`, patternBytes(size, index + 1));
+    files.set(file, patternBytes(size, index + 1));
+  }
+  // an empty directory, visited and listed, holding nothing
+  mkdirSync(path.join(root, 'empty'));
+  return files;
+}
+
+async function readWhole(file: ScanFile): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const window of file.reader) parts.push(Buffer.from(window));
+  return Buffer.concat(parts);
+}
+
+let dir: string;
+let cleanup: () => void;
+let expected: Map<string, Buffer>;
+
+before(() => {
+  ({ dir, cleanup } = tempDir('sluice-scan-'));
+  expected = makeTree(path.join(dir, 'tree'), 300);
+});
+after(() => cleanup());
+
+describe('scanTree', () => {
+  for (const [concurrency, workers] of [
+    [1, undefined],
+    [4, undefined],
+    [32, undefined],
+    [4, 0],
+    [32, 0],
+  ] as const) {
+    test(`visits every file exactly once with the right bytes (concurrency ${concurrency}, workers ${workers ?? 'default'})`, async () => {
+      const seen = new Map<string, number>();
+      const fdsBefore = openFds();
+      const summary = await scanTree(
+        path.join(dir, 'tree'),
+        async (file) => {
+          const bytes = await readWhole(file);
+          assert.equal(file.size, bytes.length);
+          assert.equal(file.relativePath, path.relative(path.join(dir, 'tree'), file.path));
+          const want = expected.get(file.path);
+          assert.ok(want !== undefined, `unexpected file ${file.path}`);
+          assert.ok(want.equals(bytes), `wrong bytes for ${file.path}`);
+          seen.set(file.path, (seen.get(file.path) ?? 0) + 1);
+        },
+        workers === undefined ? { concurrency } : { concurrency, workers },
+      );
+      assert.equal(seen.size, expected.size);
+      for (const [file, count] of seen) assert.equal(count, 1, file);
+      assert.equal(summary.files, expected.size);
+      assert.equal(
+        summary.bytes,
+        [...expected.values()].reduce((sum, bytes) => sum + bytes.length, 0),
+      );
+      assert.equal(summary.directories, 1 + Math.ceil(300 / 7) + 1);
+      assert.deepEqual(summary.problems, []);
+      assert.equal(openFds(), fdsBefore, 'every file closed');
+      assert.equal(windowsInUse(), 0, 'every window returned');
+    });
+  }
+
+  test('at concurrency 1 the visit order is the sorted walk, the same on every run', async () => {
+    const orders: string[][] = [];
+    for (let run = 0; run < 2; run++) {
+      const order: string[] = [];
+      await scanTree(path.join(dir, 'tree'), (file) => order.push(file.relativePath), { concurrency: 1 });
+      orders.push(order);
+    }
+    assert.deepEqual(orders[0], orders[1]);
+  });
+
+  test('never has more than `concurrency` files visited, nor more files open than visits + workers', async () => {
+    const root = path.join(dir, 'tree');
+    for (const [concurrency, workers] of [
+      [1, 1],
+      [3, 2],
+      [16, 0],
+      [16, 4],
+    ] as const) {
+      let open = 0;
+      let maxOpen = 0;
+      let maxFds = 0;
+      await scanTree(
+        root,
+        async (file) => {
+          open++;
+          maxOpen = Math.max(maxOpen, open);
+          maxFds = Math.max(maxFds, treeFds(root));
+          await file.reader.next();
+          await new Promise((resolve) => setImmediate(resolve));
+          maxFds = Math.max(maxFds, treeFds(root));
+          open--;
+        },
+        { concurrency, workers },
+      );
+      assert.equal(maxOpen, concurrency, `concurrency ${concurrency} reached, never exceeded`);
+      // visits, plus one file per worker thread, plus at most 4 directories being listed
+      assert.ok(
+        maxFds <= concurrency + workers + 4,
+        `${maxFds} fds in the tree open at concurrency ${concurrency}, ${workers} workers`,
+      );
+      assert.equal(treeFds(root), 0);
+    }
+  });
+
+  test('symbolic links: skipped by default; followed, a loop and a dangling link are reported, not fatal', async () => {
+    const root = path.join(dir, 'links');
+    mkdirSync(path.join(root, 'a', 'b'), { recursive: true });
+    writeFile(path.join(root, 'a', 'b'), 'real.txt', Buffer.from('hello'));
+    symlinkSync('..', path.join(root, 'a', 'b', 'up')); // a -> b -> up -> a: a loop
+    symlinkSync('nowhere.txt', path.join(root, 'a', 'dangling.txt'));
+    symlinkSync('self', path.join(root, 'self')); // ELOOP on stat
+    symlinkSync(path.join('a', 'b', 'real.txt'), path.join(root, 'alias.txt'));
+
+    const plain: string[] = [];
+    const skipped = await scanTree(root, (file) => plain.push(file.relativePath));
+    assert.deepEqual(plain, [path.join('a', 'b', 'real.txt')]);
+    assert.equal(skipped.skippedSymlinks, 4);
+    assert.deepEqual(skipped.problems, []);
+
+    const followed: string[] = [];
+    const reported: ScanProblem[] = [];
+    const summary = await scanTree(root, (file) => followed.push(file.relativePath), {
+      followSymlinks: true,
+      onProblem: (problem) => reported.push(problem),
+    });
+    assert.deepEqual(followed.sort(), [path.join('a', 'b', 'real.txt'), 'alias.txt'].sort());
+    assert.deepEqual(
+      summary.problems.map((problem) => [problem.relativePath, problem.code]),
+      [
+        [path.join('a', 'b', 'up'), 'SLUICE_ERR_SYMLINK_LOOP'],
+        [path.join('a', 'dangling.txt'), 'SLUICE_ERR_FILE_NOT_FOUND'],
+        ['self', 'SLUICE_ERR_SYMLINK_LOOP'],
+      ],
+    );
+    assert.equal(reported.length, 3);
+    assert.match(summary.problems[0]!.error.message, /leads back to/);
+  });
+
+  test('a FIFO is reported as SLUICE_ERR_NOT_A_FILE and never opened (opening it would block)', async (t) => {
+    const root = path.join(dir, 'fifo');
+    mkdirSync(root);
+    writeFile(root, 'ok.txt', Buffer.from('ok'));
+    try {
+      execFileSync('mkfifo', [path.join(root, 'pipe')]);
+    } catch (error) {
+      t.skip(`mkfifo is not available: ${(error as Error).message.split('\n')[0]}`);
+      return;
+    }
+    const visited: string[] = [];
+    const summary = await scanTree(root, (file) => visited.push(file.relativePath));
+    assert.deepEqual(visited, ['ok.txt']);
+    assert.deepEqual(
+      summary.problems.map((problem) => [problem.relativePath, problem.code]),
+      [['pipe', 'SLUICE_ERR_NOT_A_FILE']],
+    );
+  });
+
+  test('unreadable directories and files are problems, not fatal (as an unprivileged user)', async (t) => {
+    const root = path.join(dir, 'locked');
+    mkdirSync(path.join(root, 'closed'), { recursive: true });
+    writeFile(path.join(root, 'closed'), 'inside.txt', Buffer.from('hidden'));
+    writeFile(root, 'open.txt', Buffer.from('visible'));
+    writeFile(root, 'secret.txt', Buffer.from('secret'));
+    chmodSync(path.join(root, 'closed'), 0o000);
+    chmodSync(path.join(root, 'secret.txt'), 0o000);
+    t.after(() => chmodSync(path.join(root, 'closed'), 0o755)); // so the cleanup can remove it
+    if (process.getuid?.() !== 0) {
+      const visited: string[] = [];
+      const summary = await scanTree(root, (file) => visited.push(file.relativePath));
+      assert.deepEqual(visited, ['open.txt']);
+      assert.deepEqual(
+        summary.problems.map((problem) => [problem.relativePath, problem.code]),
+        [
+          ['closed', 'SLUICE_ERR_FILE_PERMISSION'],
+          ['secret.txt', 'SLUICE_ERR_FILE_PERMISSION'],
+        ],
+      );
+      return;
+    }
+    // root reads anything: run the scan in a child as nobody (the same trick as reader.test.ts).
+    for (const parent of [dir, root]) chmodSync(parent, 0o755);
+    const moduleUrl = new URL('../../src/file/index.js', import.meta.url).href;
+    const script = `import(${JSON.stringify(moduleUrl)}).then(async (m) => {
+      const visited = [];
+      const summary = await m.scanTree(${JSON.stringify(root)}, (file) => { visited.push(file.relativePath); });
+      console.log(JSON.stringify({ visited, problems: summary.problems.map((p) => [p.relativePath, p.code]) }));
+    }, (e) => console.log(JSON.stringify({ error: String(e) })))`;
+    let output: string;
+    try {
+      output = execFileSync(process.execPath, ['-e', script], {
+        uid: 65534,
+        gid: 65534,
+        encoding: 'utf8',
+      }).trim();
+    } catch (error) {
+      t.skip(`cannot run a child as nobody here: ${(error as Error).message.split('\n')[0]}`);
+      return;
+    }
+    const result = JSON.parse(output) as { error?: string; visited: string[]; problems: string[][] };
+    if (result.error !== undefined) {
+      t.skip(
+        `the child could not load sluice as nobody (${result.error}): the checkout is not world-readable`,
+      );
+      return;
+    }
+    assert.deepEqual(result.visited, ['open.txt']);
+    assert.deepEqual(result.problems, [
+      ['closed', 'SLUICE_ERR_FILE_PERMISSION'],
+      ['secret.txt', 'SLUICE_ERR_FILE_PERMISSION'],
+    ]);
+  });
+
+  test('filter skips entries and whole directories', async () => {
+    const visited: string[] = [];
+    const summary = await scanTree(path.join(dir, 'tree'), (file) => visited.push(file.path), {
+      filter: (entry) =>
+        !(entry.isDirectory && entry.relativePath === 'd0') && !entry.path.endsWith('f1.txt'),
+    });
+    assert.ok(summary.filtered >= 2);
+    assert.ok(
+      visited.every((file) => !file.includes(`${path.sep}d0${path.sep}`) && !file.endsWith('f1.txt')),
+    );
+    assert.ok(visited.length < expected.size);
+  });
+
+  test('abort stops the scan, closes every reader and rejects with SLUICE_ERR_ABORTED', async () => {
+    const fdsBefore = openFds();
+    const controller = new AbortController();
+    let visits = 0;
+    await assert.rejects(
+      scanTree(
+        path.join(dir, 'tree'),
+        async (file) => {
+          visits++;
+          if (visits === 20) controller.abort();
+          for await (const _window of file.reader) {
+            // reading until the abort closes the reader
+          }
+        },
+        { concurrency: 4, signal: controller.signal },
+      ),
+      code('SLUICE_ERR_ABORTED'),
+    );
+    assert.ok(visits < expected.size);
+    assert.equal(openFds(), fdsBefore);
+    assert.equal(windowsInUse(), 0);
+    await assert.rejects(
+      scanTree(path.join(dir, 'tree'), () => {}, { signal: AbortSignal.abort() }),
+      code('SLUICE_ERR_ABORTED'),
+    );
+  });
+
+  test('a visitor that throws stops the scan, and scanTree rejects with its error once all is closed', async () => {
+    const fdsBefore = openFds();
+    const bug = new Error('visitor bug');
+    let visits = 0;
+    await assert.rejects(
+      scanTree(
+        path.join(dir, 'tree'),
+        async (file) => {
+          const visit = ++visits;
+          await file.reader.next();
+          if (visit === 5) throw bug;
+        },
+        { concurrency: 8 },
+      ),
+      (error) => error === bug,
+    );
+    assert.equal(openFds(), fdsBefore);
+    assert.equal(windowsInUse(), 0);
+  });
+
+  test('a bad root or bad options reject with coded errors', async () => {
+    await assert.rejects(
+      scanTree(path.join(dir, 'missing'), () => {}),
+      code('SLUICE_ERR_FILE_NOT_FOUND'),
+    );
+    const file = writeFile(dir, 'plain.txt', Buffer.from('x'));
+    await assert.rejects(
+      scanTree(file, () => {}),
+      code('SLUICE_ERR_NOT_A_DIRECTORY'),
+    );
+    await assert.rejects(
+      scanTree(dir, () => {}, { concurrency: 0 }),
+      code('SLUICE_ERR_INVALID_ARGUMENT'),
+    );
+    await assert.rejects(
+      scanTree(dir, () => {}, { concurrency: 1.5 }),
+      code('SLUICE_ERR_INVALID_ARGUMENT'),
+    );
+    await assert.rejects(scanTree(dir, 'nope' as never), code('SLUICE_ERR_INVALID_ARGUMENT'));
+    await assert.rejects(
+      scanTree('', () => {}),
+      code('SLUICE_ERR_INVALID_ARGUMENT'),
+    );
+  });
+});
