@@ -495,16 +495,6 @@ export class RemoteError extends SluiceError {
   }
 }
 
-/** More than `maxBufferedBytes` are waiting to be written: the peer does not read. */
-export class WriteBufferFullError extends SluiceError {
-  constructor(buffered: number, maxBufferedBytes: number) {
-    super(
-      'SLUICE_ERR_WRITE_BUFFER_FULL',
-      `${buffered} bytes wait to be written, over maxBufferedBytes ${maxBufferedBytes}; wait for 'drain'`,
-    );
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // sluice/tasks
 

@@ -366,7 +366,13 @@ export class FramedConnection extends EventEmitter {
     if (payloadLength > this.maxFrameSize) throw new FrameTooLargeError(payloadLength, this.maxFrameSize);
     const queued = this.#writer.queuedBytes + this.socket.writableLength;
     if (queued + HEADER_BYTES + bodyLength > this.#maxBufferedBytes && kind !== KIND_GOAWAY) {
-      throw new WriteBufferFullError(queued, this.#maxBufferedBytes);
+      const peer = `${this.socket.remoteAddress ?? 'peer'}:${this.socket.remotePort ?? '?'}`;
+      throw new WriteBufferFullError(
+        `connection to ${peer}`,
+        HEADER_BYTES + bodyLength,
+        queued,
+        this.#maxBufferedBytes,
+      );
     }
     this.#framesSent++;
     const copyBody = isString || bodyLength < 1024;
