@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { experiments } from './experiments/index.js';
 import { environment } from './harness/env.js';
@@ -16,7 +17,7 @@ Usage:
   sluice-lab EXPERIMENT [--quick] [--full] [--runs N] [--only V1,V2] [--json FILE] [flags]
   sluice-lab all [--quick]          run every experiment
   sluice-lab list                   list the experiments
-  sluice-lab readme                 regenerate the results tables in README.md and docs/lab.md
+  sluice-lab readme                 regenerate the results tables in README.md and docs/*.md
                                     from lab-results/*.json
   sluice-lab report [--out FILE]    one self-contained HTML page (plots as inline SVG, each seed's
                                     table beside ours) from lab-results/*.json
@@ -84,7 +85,10 @@ async function main(argv: string[]): Promise<number> {
     return name === undefined && values.help !== true ? 2 : 0;
   }
   if (name === 'readme') {
-    const updated = updateFiles(['README.md', 'docs/lab.md']);
+    const docs = readdirSync('docs')
+      .filter((name) => name.endsWith('.md'))
+      .map((name) => `docs/${name}`);
+    const updated = updateFiles(['README.md', ...docs]);
     process.stdout.write(
       updated.length === 0 ? 'no table updated (no results?)\n' : `${updated.join('\n')}\n`,
     );
