@@ -1,17 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { offload } from '../src/experiments/offload.js';
+import { smokeContext } from './helpers/context.js';
 
 test('offload --quick times the three hand-offs', async () => {
-  const result = await offload.run({
-    quick: true,
-    full: false,
-    runs: 1,
-    warmup: 0,
-    only: [],
-    flags: {},
-    progress: () => {},
-  });
+  const result = await offload.run(smokeContext());
   assert.equal(result.experiment, 'offload');
   assert.deepEqual(
     result.rows.map((row) => row.variant),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { scan } from '../src/experiments/scan.js';
 import { NeedleSearch } from '../src/experiments/scan-search.js';
-import type { RunContext } from '../src/harness/types.js';
+import { smokeContext } from './helpers/context.js';
 
 test('the needle search counts matches inside windows and across every seam', () => {
   const text = Buffer.from('..zqzq..zqzqzq.zq');
@@ -23,15 +23,7 @@ test('the needle search counts matches inside windows and across every seam', ()
 });
 
 test('scan --quick searches the tree and the large file with every variant in child processes', async () => {
-  const context: RunContext = {
-    quick: true,
-    full: false,
-    runs: 1,
-    warmup: 0,
-    only: [],
-    flags: {},
-    progress: () => {},
-  };
+  const context = smokeContext();
   const result = await scan.run(context);
   assert.equal(result.experiment, 'scan');
   const labels = result.rows.map((row) => `${row.variant} ${row.dims.input} ${row.dims.readers}`);

@@ -2,17 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tasks } from '../src/experiments/tasks.js';
 import { addRatios } from '../src/harness/stats.js';
+import { smokeContext } from './helpers/context.js';
 
 test('tasks experiment: a quick run yields every variant with the documented metrics', async () => {
-  const result = await tasks.run({
-    quick: true,
-    full: false,
-    runs: 1,
-    warmup: 0,
-    only: [],
-    flags: {},
-    progress: () => {},
-  });
+  const result = await tasks.run(smokeContext());
   addRatios(result.rows, tasks.baseline);
   assert.equal(result.experiment, 'tasks');
   assert.deepEqual(new Set(result.rows.map((row) => row.variant)), new Set(tasks.variants));

@@ -1,18 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { zip } from '../src/experiments/zip.js';
-import type { RunContext } from '../src/harness/types.js';
+import { smokeContext } from './helpers/context.js';
 
 test('zip --quick runs every variant in a child process and reports every metric', async () => {
-  const context: RunContext = {
-    quick: true,
-    full: false,
-    runs: 1,
-    warmup: 0,
-    only: [],
-    flags: {},
-    progress: () => {},
-  };
+  const context = smokeContext();
   const result = await zip.run(context);
   assert.equal(result.experiment, 'zip');
   assert.deepEqual(
