@@ -2,6 +2,7 @@
 import { readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { experiments } from './experiments/index.js';
+import { joinFlagValues } from './harness/args.js';
 import { environment } from './harness/env.js';
 import { acquireLabLock } from './harness/lock.js';
 import { writeResult } from './harness/results.js';
@@ -65,7 +66,7 @@ async function runExperiment(
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv,
+    args: joinFlagValues(argv),
     allowPositionals: true,
     strict: false,
     options: {
