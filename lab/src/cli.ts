@@ -33,8 +33,8 @@ Options:
   --json FILE    write the JSON result there (default lab-results/EXPERIMENT.json)
 
 Every figure is the median of the runs; ratios are to the baseline row of the same run.
-Progress goes to stderr, the table to stdout. Runs take a machine-wide lock so that two
-experiments never measure at the same time (SLUICE_LAB_LOCK=0 disables it).
+Progress goes to stderr, the table to stdout. Runs queue machine-wide, in arrival order, so
+that two experiments never measure at the same time (SLUICE_LAB_LOCK=0 disables it).
 
 Experiments:
 `;
