@@ -7,6 +7,7 @@ import {
   ReaderClosedError,
 } from '../errors.js';
 import { close } from './fs-async.js';
+import { iterateWindows } from './iterate.js';
 import { openRegularFile } from './open-file.js';
 import { load, MAX_WINDOW, plan, recordThroughput } from './planner.js';
 import { defaultPool } from './pools.js';
@@ -203,16 +204,7 @@ class Reader implements ManagedReader {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
-    return {
-      next: async () => {
-        const window = await this.next();
-        return window === null ? { done: true, value: undefined } : { done: false, value: window };
-      },
-      return: async () => {
-        await this.close();
-        return { done: true, value: undefined };
-      },
-    };
+    return iterateWindows(this);
   }
 
   [Symbol.asyncDispose](): Promise<void> {

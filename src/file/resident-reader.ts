@@ -5,6 +5,7 @@
  * aborting the signal makes `next()` reject with `SLUICE_ERR_ABORTED`.
  */
 import { AbortError, ReaderClosedError } from '../errors.js';
+import { iterateWindows } from './iterate.js';
 import type { FileStats, ManagedReader, Strategy } from './types.js';
 
 export class ResidentReader implements ManagedReader {
@@ -69,16 +70,7 @@ export class ResidentReader implements ManagedReader {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
-    return {
-      next: async () => {
-        const window = await this.next();
-        return window === null ? { done: true, value: undefined } : { done: false, value: window };
-      },
-      return: async () => {
-        await this.close();
-        return { done: true, value: undefined };
-      },
-    };
+    return iterateWindows(this);
   }
 
   [Symbol.asyncDispose](): Promise<void> {

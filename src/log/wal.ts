@@ -13,6 +13,7 @@ import {
   WalRecordTooLargeError,
 } from '../errors.js';
 import { Fifo } from '../internal/fifo.js';
+import { waitAsync } from '../internal/wait-async.js';
 import { RecordDecoder } from './decoder.js';
 import { encodeRecordHeader, framedSize, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './format.js';
 import type { FaultInjection, WorkerData, WorkerMessage } from './protocol.js';
@@ -83,13 +84,6 @@ interface PendingAppend {
   resolve: (lsn: number) => void;
   reject: (error: unknown) => void;
 }
-
-type WaitAsync = (
-  array: BigInt64Array,
-  index: number,
-  value: bigint,
-) => { async: false; value: string } | { async: true; value: Promise<string> };
-const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
 
 const MiB = 1 << 20;
 

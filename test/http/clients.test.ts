@@ -12,6 +12,23 @@ import { promisify } from 'node:util';
 import { createDownloadServer, type DownloadServer } from '../../src/http/server.js';
 import { eventually, patternBytes, tempDir, writeFiles } from './helpers.js';
 
+/** aria2c with four connections of ranged requests, writing `name` into the downloads dir. */
+function aria2cArgs(name: string, url: string): string[] {
+  return [
+    '-q',
+    '-x4',
+    '-s4',
+    '--min-split-size=1M',
+    '--allow-overwrite=true',
+    '--auto-file-renaming=false',
+    '-d',
+    downloads.dir,
+    '-o',
+    name,
+    url,
+  ];
+}
+
 const run = promisify(execFile);
 const library = tempDir();
 const downloads = tempDir('sluice-downloads-');
@@ -92,19 +109,7 @@ test('wget -c resumes an interrupted download', { skip: !has('wget') }, async ()
 test('aria2c -x4 -s4: four ranged connections assemble the same bytes', {
   skip: !has('aria2c'),
 }, async () => {
-  await run('aria2c', [
-    '-q',
-    '-x4',
-    '-s4',
-    '--min-split-size=1M',
-    '--allow-overwrite=true',
-    '--auto-file-renaming=false',
-    '-d',
-    downloads.dir,
-    '-o',
-    'aria.mp3',
-    `${base}${fileUrlPath}`,
-  ]);
+  await run('aria2c', aria2cArgs('aria.mp3', `${base}${fileUrlPath}`));
   assert.ok(readFileSync(path.join(downloads.dir, 'aria.mp3')).equals(content));
   assert.ok((server.metrics.requests.get(206) ?? 0) >= 3, 'aria2c used ranged requests');
 });
@@ -133,19 +138,7 @@ test('book ZIP: wget -c resumes, aria2c -x4 -s4 assembles, both byte-identical',
   } else t.diagnostic('wget not installed');
   if (has('aria2c')) {
     const before206 = server.metrics.requests.get(206) ?? 0;
-    await run('aria2c', [
-      '-q',
-      '-x4',
-      '-s4',
-      '--min-split-size=1M',
-      '--allow-overwrite=true',
-      '--auto-file-renaming=false',
-      '-d',
-      downloads.dir,
-      '-o',
-      'book-aria.zip',
-      `${base}${zipUrlPath}`,
-    ]);
+    await run('aria2c', aria2cArgs('book-aria.zip', `${base}${zipUrlPath}`));
     const file = path.join(downloads.dir, 'book-aria.zip');
     assert.ok(readFileSync(file).equals(fullZip), 'aria2c ZIP is byte-identical');
     assert.ok((server.metrics.requests.get(206) ?? 0) - before206 >= 3, 'aria2c used ranged requests');

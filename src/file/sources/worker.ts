@@ -13,6 +13,7 @@ import { POISON_BYTE } from '../../buffers/index.js';
 import { AbortError, FileGrewError, FileShrankError, ReadWorkerError } from '../../errors.js';
 import { debugEnabled } from '../../internal/debug.js';
 import { Fifo } from '../../internal/fifo.js';
+import { waitAsync } from '../../internal/wait-async.js';
 import { fromOsError } from '../os-errors.js';
 import { load } from '../planner.js';
 import type { SourceJob, WindowSource } from '../types.js';
@@ -267,14 +268,6 @@ export class WorkerSource implements WindowSource {
     }
   }
 }
-
-/** `Atomics.waitAsync` (ES2024; in V8 since Node 16), typed here because the project's lib is ES2023. */
-type WaitAsync = (
-  typedArray: Int32Array,
-  index: number,
-  value: number,
-) => { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
-const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
 
 /** Resolves once `control[index]` is no longer `value` (or soon after: callers re-check). */
 function waitForChange(control: Int32Array, index: number, value: number): Promise<unknown> {
