@@ -12,7 +12,7 @@ import {
   terminateIdleReadWorkers,
 } from '../../src/file/index.js';
 import { defaultPools } from '../../src/file/pools.js';
-import { openFds, patternBytes, tempDir, writeFile } from '../helpers/files.js';
+import { openFds, patternBytes, runAsNobody, tempDir, writeFile } from '../helpers/files.js';
 
 const STRATEGIES: Strategy[] = ['threadpool', 'worker', 'sync'];
 const code = (expected: string) => (error: unknown) => {
@@ -159,23 +159,17 @@ describe('bad input: a clear error, nothing left open', () => {
       return;
     }
     // root reads anything: check the mapping of EACCES in a child running as nobody.
-    const { execFileSync } = await import('node:child_process');
     const locked = writeFile(dir, 'locked.bin', Buffer.from('secret'));
     chmodSync(locked, 0o000);
     chmodSync(dir, 0o755);
     const moduleUrl = new URL('../../src/file/index.js', import.meta.url).href;
     const script = `import(${JSON.stringify(moduleUrl)}).then((m) => m.openReader(${JSON.stringify(locked)})).then(() => console.log('opened'), (e) => console.log(e.code))`;
-    let output: string;
-    try {
-      output = execFileSync(process.execPath, ['-e', script], {
-        uid: 65534,
-        gid: 65534,
-        encoding: 'utf8',
-      }).trim();
-    } catch (error) {
-      t.skip(`cannot run a child as nobody here: ${(error as Error).message.split('\n')[0]}`);
+    const child = runAsNobody(script);
+    if ('why' in child) {
+      t.skip(child.why);
       return;
     }
+    const { output } = child;
     if (!output.startsWith('SLUICE_ERR_')) {
       t.skip(`the child could not load sluice as nobody (${output}): the checkout is not world-readable`);
       return;

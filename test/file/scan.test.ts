@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { SluiceError } from '../../src/errors.js';
 import { type ScanFile, type ScanProblem, scanTree } from '../../src/file/index.js';
 import { defaultPools } from '../../src/file/pools.js';
-import { openFds, patternBytes, tempDir, writeFile } from '../helpers/files.js';
+import { openFds, patternBytes, runAsNobody, tempDir, writeFile } from '../helpers/files.js';
 
 const code = (expected: string) => (error: unknown) => {
   assert.ok(error instanceof SluiceError, `expected a SluiceError, got ${String(error)}`);
@@ -249,17 +249,12 @@ describe('scanTree', () => {
       const summary = await m.scanTree(${JSON.stringify(root)}, (file) => { visited.push(file.relativePath); });
       console.log(JSON.stringify({ visited, problems: summary.problems.map((p) => [p.relativePath, p.code]) }));
     }, (e) => console.log(JSON.stringify({ error: String(e) })))`;
-    let output: string;
-    try {
-      output = execFileSync(process.execPath, ['-e', script], {
-        uid: 65534,
-        gid: 65534,
-        encoding: 'utf8',
-      }).trim();
-    } catch (error) {
-      t.skip(`cannot run a child as nobody here: ${(error as Error).message.split('\n')[0]}`);
+    const child = runAsNobody(script);
+    if ('why' in child) {
+      t.skip(child.why);
       return;
     }
+    const { output } = child;
     const result = JSON.parse(output) as { error?: string; visited: string[]; problems: string[][] };
     if (result.error !== undefined) {
       t.skip(

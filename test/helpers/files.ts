@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,4 +33,22 @@ export function writeFile(dir: string, name: string, bytes: Uint8Array): string 
 /** The open file descriptors of this process, from /proc/self/fd. */
 export function openFds(): number {
   return readdirSync('/proc/self/fd').length;
+}
+
+/**
+ * Runs `script` (`node -e`) as the unprivileged user nobody and returns its trimmed stdout, or
+ * `undefined` when this machine cannot start such a child (then `why` says so). Root reads any file
+ * whatever its mode: permission errors can only be seen from an unprivileged process.
+ */
+export function runAsNobody(script: string): { output: string } | { why: string } {
+  try {
+    const output = execFileSync(process.execPath, ['-e', script], {
+      uid: 65534,
+      gid: 65534,
+      encoding: 'utf8',
+    });
+    return { output: output.trim() };
+  } catch (error) {
+    return { why: `cannot run a child as nobody here: ${(error as Error).message.split('\n')[0]}` };
+  }
 }
