@@ -6,7 +6,7 @@
  * Figures behind the constants, measured on this project's 2-core VM with a 636 MiB cached file
  * (lab `fileread`): one `readSync` loop copies about 9 GB/s whatever the window from 64 KiB up;
  * positional reads with 4 in flight on the threadpool reach 1.2-1.5x that (two cores copy at once),
- * best with 1-4 MiB windows; a dedicated worker thread reading synchronously matches `readSync`
+ * best with 2-4 MiB windows; a dedicated worker thread reading synchronously matches `readSync`
  * and leaves the threadpool alone.
  */
 import type { Strategy } from './types.js';
@@ -100,9 +100,12 @@ function chooseWindow(strategy: Strategy, length: number): number {
   if (strategy === 'sync')
     return clampPow2(length, MIN_WINDOW, length <= SYNC_MAX_BYTES ? SYNC_MAX_BYTES : MiB);
   if (strategy === 'worker') return MiB;
-  // Many readers share the memory budget and the threadpool: smaller windows each.
+  // A lone reader gets 2 MiB windows: half the reads of 1 MiB ones, and at 30-40 us of threadpool
+  // round trip per read that is worth 1.18x -> 1.36x readSync on the 636 MiB file (child process per
+  // run, medians of 7; 4 MiB gave 1.42x for twice the memory). Many readers share the memory budget
+  // and the threadpool: smaller windows each.
   const open = load.openReaders;
-  const cap = open > 256 ? 64 * KiB : open > 16 ? 256 * KiB : MiB;
+  const cap = open > 256 ? 64 * KiB : open > 16 ? 256 * KiB : open > 0 ? MiB : 2 * MiB;
   return clampPow2(Math.ceil(length / 4), 64 * KiB, cap);
 }
 

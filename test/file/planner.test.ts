@@ -38,6 +38,12 @@ test('large files go to the threadpool with reads in flight', () => {
   const chosen = auto(600 * MiB);
   assert.equal(chosen.strategy, 'threadpool');
   assert.equal(chosen.readAhead, threadpoolSize);
+  assert.equal(chosen.windowSize, 2 * MiB);
+});
+
+test('a second open reader gets 1 MiB windows', () => {
+  load.openReaders = 1;
+  const chosen = auto(600 * MiB);
   assert.equal(chosen.windowSize, MiB);
 });
 
