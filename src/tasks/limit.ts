@@ -2,6 +2,7 @@ import { AbortError, InvalidArgumentError, TaskCancelledError } from '../errors.
 import { Fifo } from '../internal/fifo.js';
 import { TurnBudget } from './budget.js';
 import { type CapturedContext, callInContext, captureContext } from './context.js';
+import { checkConcurrency } from './iteration.js';
 
 /** A unit of work. It receives the `signal` it was submitted with (or `undefined`). */
 export type Task<T> = (signal: AbortSignal | undefined) => T | PromiseLike<T>;
@@ -81,17 +82,6 @@ function invoke(task: QueuedTask): unknown {
 
 function invokePlain(fn: Task<unknown>): unknown {
   return fn(undefined);
-}
-
-function checkConcurrency(concurrency: unknown): number {
-  if (
-    typeof concurrency !== 'number' ||
-    !(concurrency >= 1) ||
-    (!Number.isSafeInteger(concurrency) && concurrency !== Number.POSITIVE_INFINITY)
-  ) {
-    throw new InvalidArgumentError('concurrency', 'an integer >= 1 (or Infinity)', concurrency);
-  }
-  return concurrency;
 }
 
 /**
@@ -258,14 +248,14 @@ class LimiterCore {
  *   rejects with its error. A thrown or rejected task never wedges the limiter.
  */
 export function limit(concurrency: number): Limiter {
-  const core = new LimiterCore(checkConcurrency(concurrency));
+  const core = new LimiterCore(checkConcurrency(concurrency, true));
   const limiter = <T>(fn: Task<T>, options?: LimitRunOptions): Promise<Awaited<T>> =>
     core.run(fn as Task<unknown>, options) as Promise<Awaited<T>>;
   Object.defineProperties(limiter, {
     concurrency: {
       get: () => core.concurrency,
       set: (value: unknown) => {
-        core.concurrency = checkConcurrency(value);
+        core.concurrency = checkConcurrency(value, true);
         core.startQueued(false);
       },
     },

@@ -2,6 +2,7 @@ import { AbortError, InvalidArgumentError } from '../errors.js';
 import { Fifo } from '../internal/fifo.js';
 import { TurnBudget } from './budget.js';
 import { type CapturedContext, callInContext, captureContext } from './context.js';
+import { checkConcurrency, DONE, type Waiter } from './iteration.js';
 
 export interface MapBoundedOptions {
   /** Calls of `fn` running at once; also the most items pulled ahead of the consumer. */
@@ -13,13 +14,6 @@ export interface MapBoundedOptions {
 }
 
 export type MapFn<T, R> = (item: T, index: number, signal: AbortSignal) => R | PromiseLike<R>;
-
-interface Waiter<R> {
-  resolve(result: IteratorResult<R, undefined>): void;
-  reject(error: unknown): void;
-}
-
-const DONE: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
 
 /**
  * Maps `input` through `fn` with at most `concurrency` calls running, as an async iterable of
@@ -89,10 +83,7 @@ class MapBounded<T, R> implements AsyncIterableIterator<R, undefined> {
 
   constructor(input: Iterable<T> | AsyncIterable<T>, fn: MapFn<T, R>, options: MapBoundedOptions) {
     if (typeof fn !== 'function') throw new InvalidArgumentError('fn', 'a function', fn);
-    const concurrency = options?.concurrency;
-    if (typeof concurrency !== 'number' || !Number.isSafeInteger(concurrency) || concurrency < 1) {
-      throw new InvalidArgumentError('concurrency', 'an integer >= 1', concurrency);
-    }
+    const concurrency = checkConcurrency(options?.concurrency, false);
     const asyncIterator = (input as AsyncIterable<T> | null)?.[Symbol.asyncIterator];
     const syncIterator = (input as Iterable<T> | null)?.[Symbol.iterator];
     if (typeof asyncIterator === 'function') {

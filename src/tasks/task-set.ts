@@ -2,6 +2,7 @@ import { AbortError, InvalidArgumentError, TaskSetClosedError } from '../errors.
 import { Fifo } from '../internal/fifo.js';
 import { TurnBudget } from './budget.js';
 import { type CapturedContext, callInContext, captureContext } from './context.js';
+import { checkConcurrency, DONE, type Waiter } from './iteration.js';
 
 /** `fail-fast`: the first error stops the set. `collect-all`: every task runs, errors come last. */
 export type TaskSetPolicy = 'fail-fast' | 'collect-all';
@@ -17,24 +18,6 @@ export interface TaskSetOptions {
 
 /** A task of a set. `signal` aborts when the set is cancelled or fails fast. */
 export type SetTask<T> = (signal: AbortSignal) => T | PromiseLike<T>;
-
-interface Waiter<T> {
-  resolve(result: IteratorResult<T, undefined>): void;
-  reject(error: unknown): void;
-}
-
-const DONE: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
-
-function checkConcurrency(concurrency: unknown): number {
-  if (
-    typeof concurrency !== 'number' ||
-    !(concurrency >= 1) ||
-    (!Number.isSafeInteger(concurrency) && concurrency !== Number.POSITIVE_INFINITY)
-  ) {
-    throw new InvalidArgumentError('concurrency', 'an integer >= 1 (or Infinity)', concurrency);
-  }
-  return concurrency;
-}
 
 /**
  * A bounded set of running tasks whose results are consumed as they settle, in completion order
@@ -84,7 +67,7 @@ export class TaskSet<T> implements AsyncIterableIterator<T, undefined> {
   #resumeScheduled = false;
 
   constructor(options: TaskSetOptions = {}) {
-    this.#concurrency = checkConcurrency(options.concurrency ?? 16);
+    this.#concurrency = checkConcurrency(options.concurrency ?? 16, true);
     const policy = options.policy ?? 'fail-fast';
     if (policy !== 'fail-fast' && policy !== 'collect-all') {
       throw new InvalidArgumentError('policy', '"fail-fast" or "collect-all"', policy);
