@@ -2,22 +2,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { Wal, type WalOptions } from '../../src/log/index.js';
 import { kTestHooks, type TestHooks } from '../../src/log/wal.js';
-import { codeOf, expectedRecord, removeDir, tempDir } from './helpers.js';
+import { codeOf, expectedRecord, smallWal, tempDirsRemovedAfter } from './helpers.js';
 
-const dirs: string[] = [];
-after(() => {
-  for (const dir of dirs) removeDir(dir);
-});
-function freshDir(): string {
-  const dir = tempDir();
-  dirs.push(dir);
-  return dir;
-}
-
-const small: WalOptions = { segmentSize: 16 * 1024, maxBatchBytes: 4096, maxBytesInFlight: 8192 };
+const freshDir = tempDirsRemovedAfter();
+const small = smallWal;
 const withHooks = (hooks: TestHooks, options: WalOptions = small): WalOptions =>
   ({ ...options, [kTestHooks]: hooks }) as WalOptions;
 

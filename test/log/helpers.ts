@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after } from 'node:test';
 import { SluiceError } from '../../src/errors.js';
+import type { WalOptions } from '../../src/log/index.js';
 
 /** A fresh directory under the OS temp dir; remove it with `removeDir`. */
 export function tempDir(prefix = 'sluice-log-'): string {
@@ -11,6 +13,22 @@ export function tempDir(prefix = 'sluice-log-'): string {
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
+
+/** Returns a maker of fresh directories that are all removed when the calling test file ends. */
+export function tempDirsRemovedAfter(): () => string {
+  const dirs: string[] = [];
+  after(() => {
+    for (const dir of dirs) removeDir(dir);
+  });
+  return () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    return dir;
+  };
+}
+
+/** Small segments and batches, so that a few records cross segment and batch boundaries. */
+export const smallWal: WalOptions = { segmentSize: 16 * 1024, maxBatchBytes: 4096, maxBytesInFlight: 8192 };
 
 export const codeOf =
   (code: string) =>
