@@ -37,8 +37,9 @@ export interface ZipDirectoryOptions {
 const RACY_MARGIN_NS = 2_000_000_000n;
 /**
  * Below this many bytes to checksum, the main thread does it through the managed reader (one file
- * at a time: each reader already keeps the threadpool busy): starting a CRC thread costs ~25 ms,
- * what reading ~100 MiB of cached files costs here.
+ * at a time: each reader already keeps the threadpool busy). Starting a CRC thread costs ~25 ms here
+ * (what checksumming ~100 MiB of cached files costs); from 32 MiB on, keeping that work off the
+ * event loop is worth it even when it is not faster.
  */
 const WORKER_MIN_BYTES = 32 * 1024 * 1024;
 /** Attempts at a consistent CRC of a file that keeps changing while it is read. */
@@ -94,9 +95,9 @@ interface PendingFile {
 
 /**
  * Fills in every file's CRC, `lanes` files at a time (default: one per CRC thread, else 1): on up
- * to `workers` CRC threads when there are enough bytes to checksum, else on the main thread. On the first failure no new file
- * is started; the ones in progress finish before the error is thrown, so nothing touches the cache
- * after it is closed.
+ * to `workers` CRC threads when there are enough bytes to checksum, else on the main thread. On the
+ * first failure no new file is started; the ones in progress finish before the error is thrown, so
+ * nothing touches the cache after it is closed.
  */
 async function settleCrcs(
   files: readonly PendingFile[],
