@@ -89,6 +89,11 @@ export class CrcCache {
   }
 
   /** The CRC-32 of this exact version of the file, when known. */
+  /** Whether a CRC is known for this version of the file, without counting a hit or a miss. */
+  has(identity: FileIdentity): boolean {
+    return this.#entries.has(CrcCache.key(identity));
+  }
+
   get(identity: FileIdentity): number | undefined {
     const crc = this.#entries.get(CrcCache.key(identity));
     if (crc === undefined) this.#misses++;

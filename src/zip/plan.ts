@@ -33,6 +33,13 @@ export interface ZipStreamOptions {
   signal?: AbortSignal;
   /** File windows come from this pool (bounding the memory of every stream that shares it). */
   pool?: BufferPool;
+  /**
+   * Open the next file and start reading it while the current file's last windows go by, so the
+   * reads never stall at a file boundary: at most two files open, the next one's first window in
+   * memory early. Default: true without a `pool`, false with one (a server sending to clients slower
+   * than the disk gains nothing from it and keeps one file per connection).
+   */
+  openAhead?: boolean;
 }
 
 export interface ZipPlan {
@@ -120,6 +127,9 @@ class Plan implements ZipPlan {
       );
       throw new ZipNotRangeableError(entry?.name ?? '');
     }
+    if (options.openAhead !== undefined && typeof options.openAhead !== 'boolean') {
+      throw new InvalidArgumentError('openAhead', 'a boolean', options.openAhead);
+    }
     const first = start ?? 0;
     if (!Number.isSafeInteger(first)) throw new InvalidArgumentError('start', 'a safe integer', start);
     if (end !== undefined && !Number.isSafeInteger(end))
@@ -181,61 +191,138 @@ async function* streamRange(
     pendingBytes = 0;
     return batch;
   };
-  let position = start;
-  for (let piece = layout.findPiece(start); position <= end; piece++) {
-    throwIfAborted(signal);
+  const openPiece = (piece: number): DataSource => {
     const pieceStart = layout.pieceStart[piece]!;
-    const from = position - pieceStart;
-    const to = Math.min(end, layout.pieceStart[piece + 1]! - 1) - pieceStart; // inclusive
     const index = layout.pieceEntry[piece]!;
-    if (layout.pieceKind[piece] === PIECE_DATA) {
-      // small data joins the header batch (a copy: the window is only lent); large data is yielded as is
-      const small = to - from + 1 <= SMALL_DATA_BYTES;
-      if (!small && pendingBytes > 0) yield takePending();
-      const entry = entries[index]!;
-      const wantCrc = entry.crc32 === undefined;
-      const data = streamData(entry, layout.records[index]!.size, from, to, wantCrc, options);
-      try {
-        for (let step = await data.next(); ; step = await data.next()) {
-          if (step.done === true) {
-            if (wantCrc) computed.set(index, step.value);
-            break;
+    const from = Math.max(start, pieceStart) - pieceStart;
+    const to = Math.min(end, layout.pieceStart[piece + 1]! - 1) - pieceStart;
+    return new DataSource(piece, entries[index]!, layout.records[index]!.size, from, to, options);
+  };
+  /** The next file's data, opened (and its first window read) while this file's last windows go by. */
+  let ahead: DataSource | undefined;
+  const openAhead = options.openAhead ?? options.pool === undefined;
+  try {
+    let position = start;
+    for (let piece = layout.findPiece(start); position <= end; piece++) {
+      throwIfAborted(signal);
+      const pieceStart = layout.pieceStart[piece]!;
+      const from = position - pieceStart;
+      const to = Math.min(end, layout.pieceStart[piece + 1]! - 1) - pieceStart; // inclusive
+      const index = layout.pieceEntry[piece]!;
+      if (layout.pieceKind[piece] === PIECE_DATA) {
+        // small data joins the header batch (a copy: the window is only lent); large data is yielded as is
+        const small = to - from + 1 <= SMALL_DATA_BYTES;
+        if (!small && pendingBytes > 0) yield takePending();
+        const entry = entries[index]!;
+        const wantCrc = entry.crc32 === undefined;
+        if (ahead !== undefined && ahead.piece !== piece) await ahead.close(); // never: it is the next one
+        const source = ahead?.piece === piece ? ahead : openPiece(piece);
+        ahead = undefined;
+        const nextPiece = openAhead ? nextDataPiece(layout, piece, end) : -1;
+        try {
+          const reader = await source.opened;
+          let crc = 0;
+          for (let window = await source.first(); window !== null; window = await reader.next()) {
+            if (wantCrc) crc = crc32(window, crc);
+            // every byte left of this file is being read already: start on the next file
+            if (
+              nextPiece !== -1 &&
+              ahead === undefined &&
+              reader.end + 1 - reader.position <= reader.windowSize * reader.readAhead
+            ) {
+              ahead = openPiece(nextPiece);
+              ahead.prime();
+            }
+            if (small) {
+              pending.push(Buffer.from(window));
+              pendingBytes += window.length;
+            } else {
+              yield window;
+            }
           }
-          if (small) {
-            pending.push(Buffer.from(step.value));
-            pendingBytes += step.value.length;
-          } else {
-            yield step.value;
-          }
+          if (wantCrc) computed.set(index, crc);
+        } finally {
+          await source.close(); // closes the file when the consumer stopped early; a no-op after the end
         }
-      } finally {
-        await data.return(0); // closes the file when the consumer stopped early; a no-op after the end
+        if (pendingBytes >= HEADER_BATCH_BYTES) yield takePending();
+      } else {
+        const bytes = layout.render(piece, crcOf(index));
+        pending.push(from === 0 && to === bytes.length - 1 ? bytes : bytes.subarray(from, to + 1));
+        pendingBytes += to - from + 1;
+        if (pendingBytes >= HEADER_BATCH_BYTES) yield takePending();
       }
-      if (pendingBytes >= HEADER_BATCH_BYTES) yield takePending();
-    } else {
-      const bytes = layout.render(piece, crcOf(index));
-      pending.push(from === 0 && to === bytes.length - 1 ? bytes : bytes.subarray(from, to + 1));
-      pendingBytes += to - from + 1;
-      if (pendingBytes >= HEADER_BATCH_BYTES) yield takePending();
+      position = pieceStart + to + 1;
     }
-    position = pieceStart + to + 1;
+    if (pendingBytes > 0) yield takePending();
+  } finally {
+    await ahead?.close();
   }
-  if (pendingBytes > 0) yield takePending();
 }
 
+/** The first data piece after `piece` that starts at or before `end`, or -1. */
+function nextDataPiece(layout: Layout, piece: number, end: number): number {
+  for (let next = piece + 1; next < layout.pieceCount && layout.pieceStart[next]! <= end; next++) {
+    if (layout.pieceKind[next] === PIECE_DATA) return next;
+  }
+  return -1;
+}
+
+const ignore = (): void => {};
+
 /**
- * Bytes `from`..`to` (inclusive) of one file, one reader window at a time; the file is open only
- * while they are due and closed at once when the consumer stops early. Resolves to their CRC-32
- * when `wantCrc`.
+ * Bytes `from`..`to` (inclusive) of one entry's file through a managed reader, opened at once
+ * (possibly ahead of its turn); size and mtime are checked against the plan when it opens. Errors
+ * are kept for the moment the data is due.
  */
-async function* streamData(
+class DataSource {
+  readonly piece: number;
+  readonly opened: Promise<ManagedReader>;
+  #first: Promise<Buffer | null> | undefined;
+
+  constructor(
+    piece: number,
+    entry: ResolvedEntry,
+    plannedSize: number,
+    from: number,
+    to: number,
+    options: ZipStreamOptions,
+  ) {
+    this.piece = piece;
+    this.opened = openChecked(entry, plannedSize, from, to, options);
+    this.opened.catch(ignore);
+  }
+
+  /** Starts reading the first window now. */
+  prime(): void {
+    this.#first ??= this.opened.then((reader) => reader.next());
+    this.#first.catch(ignore);
+  }
+
+  first(): Promise<Buffer | null> {
+    this.prime();
+    return this.#first!;
+  }
+
+  async close(): Promise<void> {
+    let reader: ManagedReader;
+    try {
+      reader = await this.opened;
+    } catch {
+      return;
+    }
+    await reader.close();
+    await this.#first?.catch(ignore);
+  }
+}
+
+/** Opens the entry's file for `from`..`to` and checks it is still what was planned. */
+async function openChecked(
   entry: ResolvedEntry,
   plannedSize: number,
   from: number,
   to: number,
-  wantCrc: boolean,
   options: ZipStreamOptions,
-): AsyncGenerator<Buffer, number, undefined> {
+): Promise<ManagedReader> {
   const path = entry.source!;
   const readerOptions = {
     start: from,
@@ -261,13 +348,9 @@ async function* streamData(
     if (Math.abs(mtimeMs - entry.mtimeMs) >= 1) {
       throw new ZipSourceChangedError(path, 'mtime (ms)', Math.floor(entry.mtimeMs), Math.floor(mtimeMs));
     }
-    let crc = 0;
-    for (let window = await reader.next(); window !== null; window = await reader.next()) {
-      if (wantCrc) crc = crc32(window, crc);
-      yield window;
-    }
-    return crc;
-  } finally {
+    return reader;
+  } catch (error) {
     await reader.close();
+    throw error;
   }
 }

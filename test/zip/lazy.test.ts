@@ -3,8 +3,20 @@ import { utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { BufferPool } from '../../src/buffers/index.js';
-import { crc32, planZip, type ZipEntryInput } from '../../src/zip/index.js';
+import {
+  crc32,
+  planZip,
+  type ZipEntryInput,
+  type ZipPlan,
+  type ZipStreamOptions,
+} from '../../src/zip/index.js';
 import { codeOf, openFdCount, openFilesUnder, temporaryDirectory } from './helpers.js';
+
+async function collectWith(plan: ZipPlan, options: ZipStreamOptions): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of plan.stream(options)) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
 
 const MTIME = Date.UTC(2021, 0, 1);
 const FILE_SIZE = 3 << 20; // three 1 MiB windows per file
@@ -21,10 +33,10 @@ async function book(dir: string, files: number): Promise<ZipEntryInput[]> {
   return entries;
 }
 
-test('the stream is lazy: one file open at a time, only while its bytes are due', async () => {
+test('the stream is lazy: one file open at a time (openAhead: false), only while its bytes are due', async () => {
   await using tmp = await temporaryDirectory('lazy');
   const plan = planZip(await book(tmp.dir, 4));
-  const iterator = plan.stream()[Symbol.asyncIterator]();
+  const iterator = plan.stream({ openAhead: false })[Symbol.asyncIterator]();
   assert.deepEqual(await openFilesUnder(tmp.dir), [], 'nothing opened before the first pull');
   const seen = new Set<string>();
   let total = 0;
@@ -37,6 +49,29 @@ test('the stream is lazy: one file open at a time, only while its bytes are due'
   assert.equal(total, plan.size);
   assert.equal(seen.size, 4, 'every file was opened while its data went by');
   assert.deepEqual(await openFilesUnder(tmp.dir), [], 'and closed after');
+});
+
+test('by default the next file opens while the last windows of the current one go by: two at most, in order', async () => {
+  await using tmp = await temporaryDirectory('open-ahead');
+  const plan = planZip(await book(tmp.dir, 4));
+  const iterator = plan.stream()[Symbol.asyncIterator]();
+  assert.deepEqual(await openFilesUnder(tmp.dir), [], 'nothing opened before the first pull');
+  const chunks: Buffer[] = [];
+  let most = 0;
+  for (let result = await iterator.next(); result.done !== true; result = await iterator.next()) {
+    chunks.push(Buffer.from(result.value));
+    const open = (await openFilesUnder(tmp.dir)).map((file) => path.basename(file)).sort();
+    most = Math.max(most, open.length);
+    assert.ok(open.length <= 2, `at most two files open, got ${open.join(', ')}`);
+    if (open.length === 2) {
+      const [first, second] = open.map((name) => Number(/track-(\d)/.exec(name)?.[1]));
+      assert.equal(second, first! + 1, 'the one streaming and the next');
+    }
+  }
+  assert.equal(most, 2, 'the next file was opened ahead');
+  assert.deepEqual(await openFilesUnder(tmp.dir), [], 'every file closed after');
+  const whole = Buffer.concat(chunks);
+  assert.ok(whole.equals(await collectWith(plan, { openAhead: false })), 'the same bytes either way');
 });
 
 test('a range opens only the files it covers, reading no bytes before start', async () => {
@@ -66,6 +101,25 @@ test('an early return closes the open file at once and returns its window to the
       break;
     }
   }
+  assert.deepEqual(await openFilesUnder(tmp.dir), []);
+  assert.equal(await openFdCount(), before, 'no descriptor leaked');
+  assert.equal(pool.stats().inUse, 0);
+});
+
+test('an early return while the next file is open ahead closes both and returns every window', async () => {
+  await using tmp = await temporaryDirectory('return-ahead');
+  const plan = planZip(await book(tmp.dir, 3));
+  const pool = new BufferPool({ slabSize: 1 << 20, maxSlabs: 16, name: 'return-ahead-test' });
+  const before = await openFdCount();
+  let sawTwo = false;
+  for await (const chunk of plan.stream({ pool, openAhead: true })) {
+    assert.ok(chunk.length > 0);
+    if ((await openFilesUnder(tmp.dir)).length === 2) {
+      sawTwo = true;
+      break;
+    }
+  }
+  assert.ok(sawTwo, 'two files were open at once');
   assert.deepEqual(await openFilesUnder(tmp.dir), []);
   assert.equal(await openFdCount(), before, 'no descriptor leaked');
   assert.equal(pool.stats().inUse, 0);

@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict';
-import { appendFile, chmod, mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, open, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { crc32, planZip, type ZipEntryInput, zipDirectory } from '../../src/zip/index.js';
-import { codeOf, collect, temporaryDirectory, verifyArchive, writeArchive } from './helpers.js';
+import {
+  codeOf,
+  collect,
+  openFilesUnder,
+  temporaryDirectory,
+  verifyArchive,
+  writeArchive,
+} from './helpers.js';
 
 const MTIME = Date.UTC(2023, 5, 7, 8, 9, 10);
 
@@ -138,6 +145,10 @@ test('ranges outside the archive are refused with SLUICE_ERR_ZIP_RANGE before an
     assert.throws(() => plan.stream(range), codeOf('SLUICE_ERR_ZIP_RANGE'), JSON.stringify(range));
   }
   assert.throws(() => plan.stream({ start: 1.5 }), codeOf('SLUICE_ERR_INVALID_ARGUMENT'));
+  assert.throws(
+    () => plan.stream({ openAhead: 'yes' as unknown as boolean }),
+    codeOf('SLUICE_ERR_INVALID_ARGUMENT'),
+  );
 });
 
 test('a file that changed since planning fails the stream with SLUICE_ERR_ZIP_SOURCE_CHANGED', async () => {
@@ -232,4 +243,37 @@ test('zipDirectory: the same entries at any CRC concurrency; abort and bad optio
     zipDirectory(tmp.dir, { crcCache: false, concurrency: 0 }),
     codeOf('SLUICE_ERR_INVALID_ARGUMENT'),
   );
+});
+
+test('zipDirectory on CRC worker threads (32 MiB or more to checksum): the same CRCs as the main thread', async () => {
+  await using tmp = await temporaryDirectory('tree-workers');
+  // two sparse 20 MiB files with data at both ends (cheap to make), and small ones
+  for (let index = 0; index < 2; index++) {
+    const file = path.join(tmp.dir, `big-${index}.bin`);
+    const handle = await open(file, 'w');
+    await handle.write(Buffer.alloc(5000, index + 1), 0, 5000, 0);
+    await handle.write(Buffer.from(`end ${index}!!!`), 0, 8, 20 * 1024 * 1024 - 8);
+    await handle.close();
+  }
+  for (let index = 0; index < 5; index++) {
+    await fixture(tmp.dir, `small-${index}.txt`, `small file ${index}\n`.repeat(index * 100));
+  }
+  const onMainThread = await zipDirectory(tmp.dir, { crcCache: false, workers: 0 });
+  const onWorkers = await zipDirectory(tmp.dir, { crcCache: false });
+  assert.deepEqual(onWorkers, onMainThread);
+  const big = await readFile(path.join(tmp.dir, 'big-1.bin'));
+  assert.equal(onWorkers.find((entry) => entry.name === 'big-1.bin')?.crc32, crc32(big));
+  assert.deepEqual(
+    await zipDirectory(tmp.dir, { crcCache: false, workers: 1, concurrency: 3 }),
+    onMainThread,
+  );
+  const controller = new AbortController();
+  const aborted = zipDirectory(tmp.dir, { crcCache: false, signal: controller.signal });
+  setImmediate(() => controller.abort(new Error('stop')));
+  await assert.rejects(aborted, codeOf('SLUICE_ERR_ABORTED'));
+  await assert.rejects(
+    zipDirectory(tmp.dir, { crcCache: false, workers: -1 }),
+    codeOf('SLUICE_ERR_INVALID_ARGUMENT'),
+  );
+  assert.deepEqual(await openFilesUnder(tmp.dir), [], 'no file left open');
 });

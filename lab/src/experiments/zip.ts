@@ -46,7 +46,7 @@ export const zip: Experiment = {
   description:
     "The seed's audiobook site builds store-only ZIPs of MP3 files on the fly. This builds one of 24 files " +
     'x 25 MiB (page-cached) with archiver, client-zip, yazl and sluice, each run in a fresh process, into a ' +
-    'sink that takes every chunk at once: sluice-cold computes every CRC-32 first (a fresh CRC cache) and so ' +
+    'sink that takes every chunk at once: sluice-cold computes every CRC-32 first (a fresh CRC cache; on CRC threads) and so ' +
     'reads the files twice; sluice-warm plans from the CRC cache and reads them once; raw-read is the bare ' +
     'readSync of the same bytes, the limit.',
   variants: VARIANTS,
