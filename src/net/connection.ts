@@ -45,6 +45,7 @@ import {
   KIND_REPLY,
   KIND_REQUEST,
 } from './envelope.js';
+import { PendingTable } from './pending-table.js';
 
 /** What may be sent: bytes, or a string (sent as UTF-8). */
 export type FrameBody = Uint8Array | string;
@@ -117,7 +118,6 @@ interface Waiter extends Pending {
   frame: FrameBody;
 }
 
-const MAX_ID = 0xffff_ffff;
 /**
  * Bodies this large or larger are queued by reference (an iovec of their own) instead of copied:
  * below it a copy costs less than an iovec, above it the copy is what costs. 1 KiB as measured for
@@ -156,9 +156,8 @@ export class FramedConnection extends EventEmitter {
   /** The 9-byte header of the frame being sent; the writer copies it. */
   readonly #header = Buffer.allocUnsafe(HEADER_BYTES);
   #writerClosing: Promise<void> | undefined;
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending = new PendingTable<Pending>();
   readonly #waiting = new Fifo<Waiter>();
-  #nextId = 1;
   #handlersInFlight = 0;
   #readPaused = false;
   #closing = false;
@@ -301,8 +300,9 @@ export class FramedConnection extends EventEmitter {
   }
 
   /** Sends `frame` as a request and resolves with the peer's reply. */
-  request(frame: FrameBody, options: RequestOptions = {}): Promise<Buffer> {
-    const { signal, timeout } = options;
+  request(frame: FrameBody, options?: RequestOptions): Promise<Buffer> {
+    const signal = options?.signal;
+    const timeout = options?.timeout;
     if (timeout !== undefined && !(Number.isFinite(timeout) && timeout >= 0)) {
       return Promise.reject(new InvalidArgumentError('timeout', 'a number of ms >= 0', timeout));
     }
@@ -404,24 +404,21 @@ export class FramedConnection extends EventEmitter {
     // Header and body are copied into the writer's slab side by side (a string joins its rope and
     // is encoded there once per batch); a body of COPY_LIMIT bytes or more is queued by reference.
     const header = this.#header;
-    header.writeUInt32BE(payloadLength, 0);
+    header[0] = payloadLength >>> 24;
+    header[1] = payloadLength >>> 16;
+    header[2] = payloadLength >>> 8;
+    header[3] = payloadLength;
     header[4] = kind;
-    header.writeUInt32BE(id, 5);
+    header[5] = id >>> 24;
+    header[6] = id >>> 16;
+    header[7] = id >>> 8;
+    header[8] = id;
     const belowHighWater = writer.write(header);
     return bodyLength === 0 ? belowHighWater : writer.write(frame);
   }
 
-  #allocateId(): number {
-    for (;;) {
-      const id = this.#nextId;
-      this.#nextId = id === MAX_ID ? 1 : id + 1;
-      if (!this.#pending.has(id)) return id;
-    }
-  }
-
   #start(entry: Waiter): void {
-    entry.id = this.#allocateId();
-    this.#pending.set(entry.id, entry);
+    this.#pending.add(entry);
     this.#requests++;
     try {
       this.#writeFrame(KIND_REQUEST, entry.id, entry.frame);
@@ -437,9 +434,8 @@ export class FramedConnection extends EventEmitter {
   #settle(entry: Pending): boolean {
     if (entry.timer) clearTimeout(entry.timer);
     if (entry.onAbort) entry.signal?.removeEventListener('abort', entry.onAbort);
-    if (entry.id !== 0 && this.#pending.get(entry.id) === entry) {
-      this.#pending.delete(entry.id);
-      this.#admitWaiters();
+    if (this.#pending.delete(entry)) {
+      if (this.#waiting.length > 0 || this.#whenIdle !== undefined) this.#admitWaiters();
       return true;
     }
     return this.#waiting.remove(entry as Waiter);
@@ -623,8 +619,7 @@ export class FramedConnection extends EventEmitter {
     this.#decoder.stop();
     this.#endWriter(); // on a broken socket its write fails at once and the slabs are released
     const reason = error ?? new ConnectionClosedError('the peer closed it');
-    const pending = [...this.#pending.values(), ...this.#waiting.drain()];
-    this.#pending.clear();
+    const pending = [...this.#pending.drain(), ...this.#waiting.drain()];
     for (const entry of pending) {
       if (entry.timer) clearTimeout(entry.timer);
       if (entry.onAbort) entry.signal?.removeEventListener('abort', entry.onAbort);
