@@ -87,7 +87,16 @@ export interface BatchWriterStats {
   retries: number;
   droppedWrites: number;
   droppedBytes: number;
+  /**
+   * Slab memory the writer holds, in use or kept for reuse. Once everything is written it keeps at
+   * most MAX_IDLE_SLABS free slabs (a burst's slabs are freed, so a writer idle after a burst, e.g. a
+   * connection that queued for a slow peer, does not keep that burst's memory).
+   */
+  heldBytes: number;
 }
+
+/** Free slabs an idle writer keeps for its next batches (beyond these, they are freed). */
+const MAX_IDLE_SLABS = 4;
 
 const OPEN = 0;
 const CLOSING = 1;
@@ -169,6 +178,7 @@ export class BatchWriter {
   #droppedBytes = 0;
 
   #turnEndScheduled = false;
+  #slabsTakenAtTrim = 0;
   /** Strings written since the last #materialize(), joined; they fit the tail even at 3 bytes per unit. */
   #rope = '';
   #ropeUnits = 0;
@@ -277,6 +287,7 @@ export class BatchWriter {
       retries: this.#retries,
       droppedWrites: this.#droppedWrites,
       droppedBytes: this.#droppedBytes,
+      heldBytes: this.#heldBytes(),
     };
   }
 
@@ -750,6 +761,9 @@ export class BatchWriter {
     this.#buffered -= bytesWritten;
     this.#written += bytesWritten;
     this.#chunks.consume(bytesWritten, this.#reservation === undefined);
+    if (this.#buffered === 0 && this.#chunks.slabsTaken - this.#slabsTakenAtTrim > MAX_IDLE_SLABS) {
+      this.#trimIdle();
+    }
     this.#wake();
     if (before >= this.highWaterMark && this.#buffered < this.highWaterMark) this.#onDrain?.();
   }
@@ -833,6 +847,17 @@ export class BatchWriter {
     for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(failure);
     this.#onError?.(failure);
     return failure;
+  }
+
+  /** Everything is written, and more slabs than the idle ones were taken since: free what a burst left. */
+  #trimIdle(): void {
+    this.#slabsTakenAtTrim = this.#chunks.slabsTaken;
+    if (this.#ownsPool && this.#pool.stats().free > MAX_IDLE_SLABS) this.#pool.trim();
+  }
+
+  #heldBytes(): number {
+    const { inUse, free } = this.#pool.stats();
+    return this.#ownsPool ? (inUse + free) * this.slabSize : inUse * this.slabSize;
   }
 
   #releaseAll(): void {

@@ -31,6 +31,8 @@ export class ChunkQueue {
   tail: Buffer | undefined;
   tailFill = 0;
   tailEnd = 0;
+  /** Slabs taken from the pool since the queue was made (the writer frees idle ones by it). */
+  slabsTaken = 0;
 
   readonly #pool: BufferPool | undefined;
   #memory: ArrayBufferLike[] = [];
@@ -60,6 +62,7 @@ export class ChunkQueue {
   newTail(): boolean {
     const slab = this.#pool?.tryAcquire();
     if (slab === undefined) return false;
+    this.slabsTaken++;
     this.#sealTail();
     this.#push(slab.buffer, slab.byteOffset, slab.byteOffset, slab);
     this.tail = slab;

@@ -162,3 +162,28 @@ test('slabs are reused only after their writes complete: many turns of mixed siz
   assert.equal(writer.stats.bufferedBytes, 0);
   close();
 });
+
+test('a writer idle after a burst keeps at most 4 free slabs, not the burst', async () => {
+  const { client, peer, close } = await socketPair();
+  peer.pause();
+  const writer = transport(client, {
+    slabSize: 16 * 1024,
+    highWaterMark: 64 * 1024 * 1024,
+    maxBufferedBytes: 64 * 1024 * 1024,
+  });
+  const chunk = Buffer.alloc(1000, 7);
+  let sent = 0;
+  // the peer does not read: once the kernel's buffers are full, the writer holds the burst (copied)
+  for (let turn = 0; turn < 500 && writer.bufferedBytes < 2 * 1024 * 1024; turn++) {
+    for (let index = 0; index < 256; index++) writer.write(chunk);
+    sent += 256 * chunk.length;
+    await nextTurn();
+  }
+  assert.ok(writer.stats.heldBytes >= 2 * 1024 * 1024, 'the burst is held while the peer does not read');
+  const received = receive(peer, sent);
+  peer.resume();
+  await writer.flush();
+  assert.equal((await received).length, sent);
+  assert.ok(writer.stats.heldBytes <= 5 * 16 * 1024, `held ${writer.stats.heldBytes} bytes after the burst`);
+  close();
+});
