@@ -22,7 +22,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { BatchAssembler, writevFully } from './batch.js';
+import { ChunkQueue, writeAllSync } from '../write/chunk-queue.js';
 import {
   encodeSegmentHeader,
   FORMAT_VERSION,
@@ -195,20 +195,28 @@ function pauseForNoSpace(segment: ActiveSegment | undefined, error: unknown): vo
   }
 }
 
-function writeBatch(segment: ActiveSegment, iovecs: Uint8Array[], bytes: number): void {
+/** Writes the batch `queue` holds at the segment's write offset; the queue is empty afterwards. */
+function writeBatch(segment: ActiveSegment, queue: ChunkQueue, bytes: number): void {
   batchCalls++;
-  if (data.faults.noSpaceAtBatch === batchCalls) {
-    // a partial write first, as a real full disk would leave
-    const half = iovecs[0]!.subarray(0, Math.ceil(iovecs[0]!.length / 2));
-    writeSync(segment.fd, half, 0, half.length, segment.writeOffset);
-    throw Object.assign(new Error('ENOSPC: no space left on device, write (injected)'), { code: 'ENOSPC' });
+  try {
+    if (data.faults.noSpaceAtBatch === batchCalls) {
+      // a partial write first, as a real full disk would leave
+      const first = queue.collect(Number.POSITIVE_INFINITY).chunks[0]!;
+      const half = first.subarray(0, Math.ceil(first.length / 2));
+      writeSync(segment.fd, half, 0, half.length, segment.writeOffset);
+      throw Object.assign(new Error('ENOSPC: no space left on device, write (injected)'), {
+        code: 'ENOSPC',
+      });
+    }
+    const written = writeAllSync(
+      queue,
+      (chunks, position) => writevSync(segment.fd, chunks, position),
+      segment.writeOffset,
+    );
+    if (written !== bytes) throw new Error(`batch of ${bytes} bytes wrote ${written}`);
+  } finally {
+    queue.releaseAll(); // after a failure: the batch is cut from the file and dropped
   }
-  const written = writevFully(
-    (buffers, position) => writevSync(segment.fd, buffers as NodeJS.ArrayBufferView[], position),
-    iovecs,
-    segment.writeOffset,
-  );
-  if (written !== bytes) throw new Error(`batch of ${bytes} bytes wrote ${written}`);
 }
 
 /**
@@ -242,7 +250,9 @@ function run(): void {
   let segment = activeSegment;
   post({ type: 'ready' });
 
-  const assembler = new BatchAssembler(data.maxBatchBytes);
+  // The batch: views of the ring's records, by reference (consecutive records merge into one iovec).
+  const batch = new ChunkQueue();
+  let batchBytes = 0;
   let lastBatchRecords = 0;
   let consumed = Number(Atomics.load(control, Slot.CONSUMED));
   for (;;) {
@@ -277,8 +287,8 @@ function run(): void {
       copyFromRing(ring, position, scratchHeader);
       const size = framedSize(scratchHeader.readUInt32LE(4));
       const lsn = Number(scratchHeader.readBigUInt64LE(8));
-      const doesNotFit = segment.writeOffset + assembler.bytes + size > segment.segmentSize;
-      if (assembler.isEmpty && (doesNotFit || size > segment.maxBatchBytes)) {
+      const doesNotFit = segment.writeOffset + batchBytes + size > segment.segmentSize;
+      if (batchBytes === 0 && (doesNotFit || size > segment.maxBatchBytes)) {
         try {
           segment = rollover(segment, lsn);
           activeSegment = segment;
@@ -290,17 +300,20 @@ function run(): void {
         }
         continue;
       }
-      if (doesNotFit || !assembler.fits(size)) break;
-      for (const span of ringSpans(ring, position, size)) assembler.add(span);
+      // A batch always takes its first record (rollover above made room for it), then whole
+      // records up to maxBatchBytes.
+      if (doesNotFit || (batchBytes > 0 && batchBytes + size > data.maxBatchBytes)) break;
+      for (const span of ringSpans(ring, position, size)) batch.appendReference(span);
+      batchBytes += size;
       position += size;
       lastLsn = lsn;
       records++;
     }
-    if (assembler.isEmpty) continue; // paused by ENOSPC at rollover
-    const bytes = assembler.bytes;
-    const iovecs = assembler.take();
+    if (batchBytes === 0) continue; // paused by ENOSPC at rollover
+    const bytes = batchBytes;
+    batchBytes = 0;
     try {
-      writeBatch(segment, iovecs, bytes);
+      writeBatch(segment, batch, bytes);
     } catch (error) {
       if (!isNoSpace(error)) throw new OsFailure(`writing to ${segmentName(segment.firstLsn)}`, error);
       try {

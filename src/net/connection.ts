@@ -1,6 +1,7 @@
 /**
  * `FramedConnection`: length-prefixed frames over one stream socket, with write coalescing
- * (`Coalescer`) and request multiplexing by 32-bit ids.
+ * (sluice/write's `BatchWriter` over the socket, flushing at the end of the turn) and request
+ * multiplexing by 32-bit ids.
  *
  * Either side may `send` one-way frames (received as `'frame'` events) and `request` (answered by
  * the other side's `onRequest` handler). Replies may come in any order. Bounds, each with its
@@ -30,7 +31,8 @@ import {
   WriteBufferFullError,
 } from '../errors.js';
 import { Fifo } from '../internal/fifo.js';
-import { Coalescer, type FlushScheduling } from './coalescer.js';
+import { BatchWriter, type FlushScheduling } from '../write/batch-writer.js';
+import { createStreamSink } from '../write/stream-sink.js';
 import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder } from './codec.js';
 import {
   decodeReason,
@@ -43,6 +45,7 @@ import {
   KIND_REPLY,
   KIND_REQUEST,
 } from './envelope.js';
+import { PendingTable } from './pending-table.js';
 
 /** What may be sent: bytes, or a string (sent as UTF-8). */
 export type FrameBody = Uint8Array | string;
@@ -115,7 +118,12 @@ interface Waiter extends Pending {
   frame: FrameBody;
 }
 
-const MAX_ID = 0xffff_ffff;
+/**
+ * Bodies this large or larger are queued by reference (an iovec of their own) instead of copied:
+ * below it a copy costs less than an iovec, above it the copy is what costs. 1 KiB as measured for
+ * the Coalescer this replaced (docs/net.md).
+ */
+const COPY_LIMIT = 1024;
 /** How long a side that sent a goaway waits for the peer to close before destroying the socket. */
 const GOAWAY_GRACE_MS = 1000;
 
@@ -144,10 +152,12 @@ export class FramedConnection extends EventEmitter {
   readonly #onRequest: RequestHandler | undefined;
   readonly #closeTimeout: number;
   readonly #decoder: FrameDecoder;
-  readonly #writer: Coalescer;
-  readonly #pending = new Map<number, Pending>();
+  readonly #writer: BatchWriter;
+  /** The 9-byte header of the frame being sent; the writer copies it. */
+  readonly #header = Buffer.allocUnsafe(HEADER_BYTES);
+  #writerClosing: Promise<void> | undefined;
+  readonly #pending = new PendingTable<Pending>();
   readonly #waiting = new Fifo<Waiter>();
-  #nextId = 1;
   #handlersInFlight = 0;
   #readPaused = false;
   #closing = false;
@@ -221,11 +231,17 @@ export class FramedConnection extends EventEmitter {
       maxFrameSize: this.maxFrameSize,
       onFrameRange: this.#handlePayload,
     });
-    this.#writer = new Coalescer(socket, {
+    // The connection checks maxBufferedBytes before it queues a frame (header and body go in
+    // together or not at all); the writer's own bound sits one frame above it, so it never splits one.
+    this.#writer = new BatchWriter(createStreamSink(socket, { autoClose: true }), {
       flushBytes: positiveInteger('flushBytes', options.flushBytes, 64 * 1024),
       highWaterMark,
+      maxBufferedBytes: Math.max(highWaterMark, this.#maxBufferedBytes + HEADER_BYTES + this.maxFrameSize),
       scheduling: options.scheduling ?? 'tick',
+      referenceBytes: COPY_LIMIT,
       onDrain: this.#handleWriterDrain,
+      onError: (error) => this.destroy(new ConnectionClosedError(error.message, error)),
+      debug: false,
     });
     if (options.noDelay !== false && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     this.#closedPromise = new Promise((resolve) => {
@@ -239,8 +255,7 @@ export class FramedConnection extends EventEmitter {
     socket.on('end', () => {
       if (!this.#closing) this.#closing = true;
       // The peer will send no more; finish our side once it has had everything we queued.
-      this.#writer.flush();
-      socket.end();
+      this.#endWriter();
     });
   }
 
@@ -264,13 +279,14 @@ export class FramedConnection extends EventEmitter {
   }
 
   get stats(): ConnectionStats {
+    const writerStats = this.#writer.stats;
     return {
       framesSent: this.#framesSent,
       framesReceived: this.#framesReceived,
       requests: this.#requests,
       lateReplies: this.#lateReplies,
-      writeBatches: this.#writer.stats.batches,
-      bytesWritten: this.#writer.stats.bytes,
+      writeBatches: writerStats.writeCalls,
+      bytesWritten: writerStats.writtenBytes,
     };
   }
 
@@ -284,8 +300,9 @@ export class FramedConnection extends EventEmitter {
   }
 
   /** Sends `frame` as a request and resolves with the peer's reply. */
-  request(frame: FrameBody, options: RequestOptions = {}): Promise<Buffer> {
-    const { signal, timeout } = options;
+  request(frame: FrameBody, options?: RequestOptions): Promise<Buffer> {
+    const signal = options?.signal;
+    const timeout = options?.timeout;
     if (timeout !== undefined && !(Number.isFinite(timeout) && timeout >= 0)) {
       return Promise.reject(new InvalidArgumentError('timeout', 'a number of ms >= 0', timeout));
     }
@@ -325,8 +342,7 @@ export class FramedConnection extends EventEmitter {
           this.#whenIdle = resolve;
         });
       }
-      this.#writer.flush();
-      this.socket.end();
+      this.#endWriter();
       // A peer that never ends its side must not keep close() waiting forever.
       setTimeout(() => this.socket.destroy(), this.#closeTimeout).unref();
     }
@@ -359,12 +375,22 @@ export class FramedConnection extends EventEmitter {
     return this.#closeError ?? new ConnectionClosedError(this.#closed ? 'closed' : 'closing');
   }
 
+  /**
+   * Writes out what is queued, then ends the socket (the writer's sink owns it); once. A failure
+   * here is the connection's (the socket's 'error' or the writer's onError reports it).
+   */
+  #endWriter(): void {
+    this.#writerClosing ??= this.#writer.close().catch(() => {});
+  }
+
   #writeFrame(kind: number, id: number, frame: FrameBody): boolean {
     const isString = typeof frame === 'string';
     const bodyLength = isString ? Buffer.byteLength(frame) : frame.length;
     const payloadLength = ENVELOPE_BYTES + bodyLength;
     if (payloadLength > this.maxFrameSize) throw new FrameTooLargeError(payloadLength, this.maxFrameSize);
-    const queued = this.#writer.queuedBytes + this.socket.writableLength;
+    const writer = this.#writer;
+    if (writer.closed) throw this.#closedError();
+    const queued = writer.bufferedBytes;
     if (queued + HEADER_BYTES + bodyLength > this.#maxBufferedBytes && kind !== KIND_GOAWAY) {
       const peer = `${this.socket.remoteAddress ?? 'peer'}:${this.socket.remotePort ?? '?'}`;
       throw new WriteBufferFullError(
@@ -375,33 +401,24 @@ export class FramedConnection extends EventEmitter {
       );
     }
     this.#framesSent++;
-    const copyBody = isString || bodyLength < 1024;
-    const writer = this.#writer;
-    const at = writer.reserveInSlab(copyBody ? HEADER_BYTES + bodyLength : HEADER_BYTES);
-    const slab = writer.slab;
-    slab.writeUInt32BE(payloadLength, at);
-    slab[at + 4] = kind;
-    slab.writeUInt32BE(id, at + 5);
-    if (!copyBody) {
-      writer.commit(HEADER_BYTES);
-      return writer.write(frame);
-    }
-    if (isString) slab.write(frame, at + HEADER_BYTES, 'utf8');
-    else slab.set(frame, at + HEADER_BYTES);
-    return writer.commit(HEADER_BYTES + bodyLength);
-  }
-
-  #allocateId(): number {
-    for (;;) {
-      const id = this.#nextId;
-      this.#nextId = id === MAX_ID ? 1 : id + 1;
-      if (!this.#pending.has(id)) return id;
-    }
+    // Header and body are copied into the writer's slab side by side (a string joins its rope and
+    // is encoded there once per batch); a body of COPY_LIMIT bytes or more is queued by reference.
+    const header = this.#header;
+    header[0] = payloadLength >>> 24;
+    header[1] = payloadLength >>> 16;
+    header[2] = payloadLength >>> 8;
+    header[3] = payloadLength;
+    header[4] = kind;
+    header[5] = id >>> 24;
+    header[6] = id >>> 16;
+    header[7] = id >>> 8;
+    header[8] = id;
+    const belowHighWater = writer.write(header);
+    return bodyLength === 0 ? belowHighWater : writer.write(frame);
   }
 
   #start(entry: Waiter): void {
-    entry.id = this.#allocateId();
-    this.#pending.set(entry.id, entry);
+    this.#pending.add(entry);
     this.#requests++;
     try {
       this.#writeFrame(KIND_REQUEST, entry.id, entry.frame);
@@ -417,9 +434,8 @@ export class FramedConnection extends EventEmitter {
   #settle(entry: Pending): boolean {
     if (entry.timer) clearTimeout(entry.timer);
     if (entry.onAbort) entry.signal?.removeEventListener('abort', entry.onAbort);
-    if (entry.id !== 0 && this.#pending.get(entry.id) === entry) {
-      this.#pending.delete(entry.id);
-      this.#admitWaiters();
+    if (this.#pending.delete(entry)) {
+      if (this.#waiting.length > 0 || this.#whenIdle !== undefined) this.#admitWaiters();
       return true;
     }
     return this.#waiting.remove(entry as Waiter);
@@ -550,6 +566,8 @@ export class FramedConnection extends EventEmitter {
         );
       }
     } catch (writeError) {
+      // The connection is ending (the peer ended its side): nobody can read this reply.
+      if (writeError instanceof ConnectionClosedError) return;
       // A reply over maxFrameSize: tell the requester instead of leaving it waiting.
       if (writeError instanceof FrameTooLargeError) {
         this.#writeFrame(KIND_ERROR, id, encodeReason(writeError.code, writeError.message));
@@ -587,9 +605,8 @@ export class FramedConnection extends EventEmitter {
     } catch {
       // The goaway is a courtesy; the close below is what matters.
     }
-    this.#writer.flush();
+    this.#endWriter(); // the goaway, then the end of our side
     this.#finish(new ConnectionClosedError(`protocol error: ${error.message}`, error));
-    this.socket.end();
     setTimeout(() => this.socket.destroy(), GOAWAY_GRACE_MS).unref();
   }
 
@@ -600,10 +617,9 @@ export class FramedConnection extends EventEmitter {
     this.#closing = true;
     this.#closeError = error;
     this.#decoder.stop();
-    if (error !== undefined) this.#writer.close();
+    this.#endWriter(); // on a broken socket its write fails at once and the slabs are released
     const reason = error ?? new ConnectionClosedError('the peer closed it');
-    const pending = [...this.#pending.values(), ...this.#waiting.drain()];
-    this.#pending.clear();
+    const pending = [...this.#pending.drain(), ...this.#waiting.drain()];
     for (const entry of pending) {
       if (entry.timer) clearTimeout(entry.timer);
       if (entry.onAbort) entry.signal?.removeEventListener('abort', entry.onAbort);

@@ -4,7 +4,7 @@
  * flight, timeouts and aborts), a frame server, and raw TCP/UDP echo servers.
  */
 
-export type { FlushScheduling } from './coalescer.js';
+export type { FlushScheduling } from '../write/batch-writer.js';
 export {
   DEFAULT_MAX_FRAME_SIZE,
   encodeFrame,

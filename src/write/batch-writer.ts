@@ -14,6 +14,14 @@ import { ChunkQueue } from './chunk-queue.js';
 import { openSink, type SinkOptions, type WriteTarget } from './open.js';
 import type { WriteSink } from './sink.js';
 
+/**
+ * When a batch smaller than `flushBytes` is written: `'immediate'` (setImmediate: after the I/O
+ * callbacks of this loop iteration, so lines produced by several callbacks share a batch) or
+ * `'tick'` (process.nextTick: before the loop goes back to polling, no added loop iteration; what a
+ * request/reply transport wants, docs/net.md).
+ */
+export type FlushScheduling = 'tick' | 'immediate';
+
 /** Options of `BatchWriter.open()`: the sink's and the batching core's. */
 export interface OpenOptions extends SinkOptions, BatchWriterOptions {}
 
@@ -28,6 +36,14 @@ export interface BatchWriterOptions {
   flushBytes?: number;
   /** At most this many bytes per write syscall. Default 1 MiB. */
   maxBatchBytes?: number;
+  /** When a batch below `flushBytes` is written. Default `'immediate'`. */
+  scheduling?: FlushScheduling;
+  /**
+   * `write()`s of a Uint8Array at least this big are queued by reference instead of copied (an
+   * iovec of their own): the caller must not modify the bytes until `flush()` resolves. Default:
+   * never (every write is copied, and the caller may reuse its buffer at once).
+   */
+  referenceBytes?: number;
   /** `write()` returns false once this many bytes are buffered. Default 1 MiB. */
   highWaterMark?: number;
   /** The hard bound on buffered (accepted, not yet written) bytes. Default 8 MiB. */
@@ -40,6 +56,11 @@ export interface BatchWriterOptions {
   onFull?: 'wait' | 'drop';
   /** Called with the size of each dropped write (`onFull: 'drop'`). */
   onDrop?: (bytes: number) => void;
+  /**
+   * Called when the buffered bytes fall below `highWaterMark` again after reaching it (when a
+   * `write()` returned false): the callback form of `ready()`, with no promise per wait.
+   */
+  onDrain?: () => void;
   /** Called once when the writer fails (the same error then rejects `flush()`/`close()` and is thrown by `write()`). */
   onError?: (error: WriteFailedError) => void;
   /** How long `EAGAIN` (a non-blocking fd that is full) is retried, with backoff, before failing. Default 10 s. */
@@ -66,7 +87,16 @@ export interface BatchWriterStats {
   retries: number;
   droppedWrites: number;
   droppedBytes: number;
+  /**
+   * Slab memory the writer holds, in use or kept for reuse. Once everything is written it keeps at
+   * most MAX_IDLE_SLABS free slabs (a burst's slabs are freed, so a writer idle after a burst, e.g. a
+   * connection that queued for a slow peer, does not keep that burst's memory).
+   */
+  heldBytes: number;
 }
+
+/** Free slabs an idle writer keeps for its next batches (beyond these, they are freed). */
+const MAX_IDLE_SLABS = 4;
 
 const OPEN = 0;
 const CLOSING = 1;
@@ -116,6 +146,8 @@ export class BatchWriter {
   readonly maxBufferedBytes: number;
   readonly flushBytes: number;
   readonly onFull: 'wait' | 'drop';
+  readonly scheduling: FlushScheduling;
+  readonly referenceBytes: number;
 
   #sink: WriteSink;
   #pool: BufferPool;
@@ -124,6 +156,7 @@ export class BatchWriter {
   #maxBatchBytes: number;
   #retryBudgetMs: number;
   #onDrop: ((bytes: number) => void) | undefined;
+  #onDrain: (() => void) | undefined;
   #onError: ((error: WriteFailedError) => void) | undefined;
 
   #chunks: ChunkQueue;
@@ -145,6 +178,7 @@ export class BatchWriter {
   #droppedBytes = 0;
 
   #turnEndScheduled = false;
+  #slabsTakenAtTrim = 0;
   /** Strings written since the last #materialize(), joined; they fit the tail even at 3 bytes per unit. */
   #rope = '';
   #ropeUnits = 0;
@@ -188,6 +222,16 @@ export class BatchWriter {
       throw new InvalidArgumentError('retryBudgetMs', 'a number >= 0', options.retryBudgetMs);
     }
     this.#onDrop = options.onDrop;
+    this.#onDrain = options.onDrain;
+    const scheduling = options.scheduling ?? 'immediate';
+    if (scheduling !== 'tick' && scheduling !== 'immediate') {
+      throw new InvalidArgumentError('scheduling', "'tick' or 'immediate'", scheduling);
+    }
+    this.scheduling = scheduling;
+    this.referenceBytes =
+      options.referenceBytes === undefined
+        ? Number.POSITIVE_INFINITY
+        : positive('referenceBytes', options.referenceBytes, 0);
     this.#onError = options.onError;
     this.#debug = options.debug ?? debugEnabled();
     // Enough slabs for maxBufferedBytes even when every slab wastes a little at its end (a
@@ -243,6 +287,7 @@ export class BatchWriter {
       retries: this.#retries,
       droppedWrites: this.#droppedWrites,
       droppedBytes: this.#droppedBytes,
+      heldBytes: this.#heldBytes(),
     };
   }
 
@@ -286,8 +331,8 @@ export class BatchWriter {
         return this.#buffered + data.length < this.highWaterMark;
       }
       if (!this.#appendString(data)) return false;
-    } else if (this.#ropeUnits !== 0) {
-      this.#materialize(true);
+    } else if (this.#ropeUnits !== 0 || data.length >= this.referenceBytes) {
+      if (this.#ropeUnits !== 0) this.#materialize(true);
       if (!this.#appendBytes(data)) return false;
     } else if (
       data.length <= this.#chunks.tailEnd - this.#chunks.tailFill &&
@@ -578,7 +623,9 @@ export class BatchWriter {
       throw new InvalidArgumentError('data', 'a string, Buffer or Uint8Array', data);
     }
     this.#checkSize(data.length);
-    if (!this.#fits(data.length)) return this.#full(data.length);
+    if (data.length >= this.referenceBytes ? !this.#fitsBytes(data.length) : !this.#fits(data.length)) {
+      return this.#full(data.length);
+    }
     this.#append(data);
     return true;
   }
@@ -594,6 +641,10 @@ export class BatchWriter {
         return;
       }
       data = Buffer.from(data);
+    } else if (data.length >= this.referenceBytes) {
+      chunks.appendReference(data);
+      this.#added(data.length);
+      return;
     }
     // #fits() saw the slabs in the pool and nothing ran since (this is synchronous): they are there
     if (!chunks.append(data)) throw new Error('sluice/write: pool emptied between check and append');
@@ -623,7 +674,8 @@ export class BatchWriter {
 
   #scheduleTurnEnd(): void {
     this.#turnEndScheduled = true;
-    setImmediate(this.#onTurnEnd);
+    if (this.scheduling === 'tick') process.nextTick(this.#onTurnEnd);
+    else setImmediate(this.#onTurnEnd);
   }
 
   /** Accounts `byteLength` accepted bytes and schedules their write. */
@@ -705,10 +757,15 @@ export class BatchWriter {
       this.#retryStartedAt = 0;
       this.#retryDelayMs = 1;
     }
+    const before = this.#buffered;
     this.#buffered -= bytesWritten;
     this.#written += bytesWritten;
     this.#chunks.consume(bytesWritten, this.#reservation === undefined);
+    if (this.#buffered === 0 && this.#chunks.slabsTaken - this.#slabsTakenAtTrim > MAX_IDLE_SLABS) {
+      this.#trimIdle();
+    }
     this.#wake();
+    if (before >= this.highWaterMark && this.#buffered < this.highWaterMark) this.#onDrain?.();
   }
 
   #wake(): void {
@@ -790,6 +847,17 @@ export class BatchWriter {
     for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(failure);
     this.#onError?.(failure);
     return failure;
+  }
+
+  /** Everything is written, and more slabs than the idle ones were taken since: free what a burst left. */
+  #trimIdle(): void {
+    this.#slabsTakenAtTrim = this.#chunks.slabsTaken;
+    if (this.#ownsPool && this.#pool.stats().free > MAX_IDLE_SLABS) this.#pool.trim();
+  }
+
+  #heldBytes(): number {
+    const { inUse, free } = this.#pool.stats();
+    return this.#ownsPool ? (inUse + free) * this.slabSize : inUse * this.slabSize;
   }
 
   #releaseAll(): void {

@@ -2,6 +2,7 @@ export {
   BatchWriter,
   type BatchWriterOptions,
   type BatchWriterStats,
+  type FlushScheduling,
   type OpenOptions,
 } from './batch-writer.js';
 export { createSyncFdSink, createThreadpoolFdSink, type FdSinkOptions } from './fd-sink.js';

@@ -25,6 +25,17 @@ export function createStreamSink(stream: Writable, options: StreamSinkOptions = 
     streamError ??= error;
   };
   stream.on('error', onError);
+  // At most one write is in flight (the core's guarantee): its callback and size live here, so a
+  // batch allocates no closure.
+  let pendingCallback: ((error: Error | null, bytesWritten: number) => void) | undefined;
+  let pendingBytes = 0;
+  const onLastWritten = (error?: Error | null): void => {
+    const callback = pendingCallback!;
+    pendingCallback = undefined;
+    // a destroyed stream reports ERR_STREAM_DESTROYED; the error that destroyed it says more
+    if (error) callback(streamError ?? error, 0);
+    else callback(null, pendingBytes);
+  };
   const write = (
     chunks: readonly Buffer[],
     callback: (error: Error | null, bytesWritten: number) => void,
@@ -35,16 +46,20 @@ export function createStreamSink(stream: Writable, options: StreamSinkOptions = 
       process.nextTick(callback, error, 0);
       return;
     }
+    const last = chunks.length - 1;
+    if (last === 0) {
+      pendingBytes = chunks[0]!.length;
+      pendingCallback = callback;
+      stream.write(chunks[0], onLastWritten);
+      return;
+    }
     let total = 0;
     for (const chunk of chunks) total += chunk.length;
-    const last = chunks.length - 1;
+    pendingBytes = total;
+    pendingCallback = callback;
     stream.cork();
     for (let index = 0; index < last; index++) stream.write(chunks[index]);
-    stream.write(chunks[last], (error) => {
-      // a destroyed stream reports ERR_STREAM_DESTROYED; the error that destroyed it says more
-      if (error) callback(streamError ?? error, 0);
-      else callback(null, total);
-    });
+    stream.write(chunks[last], onLastWritten);
     stream.uncork();
   };
   return {

@@ -56,6 +56,9 @@ const optionsArbitrary: fc.Arbitrary<BatchWriterOptions> = fc.record({
   flushBytes: fc.integer({ min: 1, max: 8 * maxSlab }),
   maxBatchBytes: fc.integer({ min: 1, max: 16 * maxSlab }),
   highWaterMark: fc.integer({ min: 1, max: 16 * maxSlab }),
+  // large writes by reference (their own iovec, between copies in the same slab); above 3 slabs: never
+  referenceBytes: fc.integer({ min: 1, max: 4 * maxSlab }),
+  scheduling: fc.constantFrom('tick' as const, 'immediate' as const),
   // debug: reserved views are separate buffers, copied and detached on commit
   debug: fc.boolean(),
 });

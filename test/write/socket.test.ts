@@ -1,12 +1,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Coalescer } from '../../src/net/coalescer.js';
-import { countSocketWrites, nextTurn, receive, socketPair } from './helpers.js';
+import { BatchWriter, type BatchWriterOptions, createStreamSink } from '../../src/write/index.js';
+import { countSocketWrites, nextTurn, receive, socketPair } from '../net/helpers.js';
+
+// BatchWriter over a socket with the settings sluice/net's FramedConnection uses: flush at the end
+// of the turn (process.nextTick), a byte threshold, large writes by reference.
+const transport = (socket: import('node:net').Socket, options: BatchWriterOptions = {}): BatchWriter =>
+  new BatchWriter(createStreamSink(socket), {
+    scheduling: 'tick',
+    flushBytes: 64 * 1024,
+    referenceBytes: 1024,
+    ...options,
+  });
 
 test('1000 writes in one turn leave in one batch, in order', async () => {
   const { client, peer, close } = await socketPair();
   const counts = countSocketWrites(client);
-  const writer = new Coalescer(client);
+  const writer = transport(client);
   const expected: Buffer[] = [];
   for (let index = 0; index < 1000; index++) {
     const message = Buffer.from(`message ${index};`);
@@ -17,16 +27,16 @@ test('1000 writes in one turn leave in one batch, in order', async () => {
   const all = Buffer.concat(expected);
   const received = receive(peer, all.length);
   await nextTurn();
-  assert.equal(writer.stats.batches, 1);
+  assert.equal(writer.stats.writeCalls, 1);
   assert.equal(counts.calls, 1);
   assert.deepEqual(await received, all);
   close();
 });
 
-test('an idle write is flushed in the same turn (no timer, no added loop iteration)', async () => {
+test("scheduling: 'tick' writes an idle write in the same turn (no timer, no added loop iteration)", async () => {
   const { client, peer, close } = await socketPair();
   const counts = countSocketWrites(client);
-  const writer = new Coalescer(client, { scheduling: 'tick' });
+  const writer = transport(client);
   writer.write(Buffer.from('ping'));
   await new Promise<void>((resolve) => process.nextTick(resolve));
   assert.equal(counts.calls, 1);
@@ -34,11 +44,11 @@ test('an idle write is flushed in the same turn (no timer, no added loop iterati
   close();
 });
 
-test("scheduling: 'immediate' flushes after the I/O phase, still in one batch", async () => {
+test("scheduling: 'immediate' writes after the I/O phase, still in one batch", async () => {
   const { client, peer, close } = await socketPair();
   const counts = countSocketWrites(client);
-  const writer = new Coalescer(client, { scheduling: 'immediate' });
-  for (let index = 0; index < 10; index++) writer.write(Buffer.from('x'));
+  const writer = transport(client, { scheduling: 'immediate' });
+  for (let index = 0; index < 10; index++) writer.write('x');
   await new Promise<void>((resolve) => process.nextTick(resolve));
   assert.equal(counts.calls, 0);
   await nextTurn();
@@ -50,14 +60,14 @@ test("scheduling: 'immediate' flushes after the I/O phase, still in one batch", 
 test('a batch past flushBytes leaves at once; large writes go by reference as extra iovecs', async () => {
   const { client, peer, close } = await socketPair();
   const counts = countSocketWrites(client);
-  const writer = new Coalescer(client, { flushBytes: 4096, copyLimit: 1024 });
+  const writer = transport(client, { flushBytes: 4096 });
   const small = Buffer.alloc(100, 1);
   const large = Buffer.alloc(2000, 2);
   writer.write(small);
   writer.write(large);
   assert.equal(counts.calls, 0);
   writer.write(large);
-  assert.equal(counts.calls, 1, 'flushed synchronously once 4100 bytes were queued');
+  assert.equal(counts.calls, 1, 'written synchronously once 4100 bytes were queued');
   assert.equal(counts.buffers, 3, 'the small write was copied, the two large ones were not');
   writer.write(small);
   const received = receive(peer, 4200);
@@ -67,13 +77,13 @@ test('a batch past flushBytes leaves at once; large writes go by reference as ex
   close();
 });
 
-test('reserve/commit writes in place; the sealed bytes are never overwritten', async () => {
+test('reserve/commit writes in place; the written bytes are never overwritten', async () => {
   const { client, peer, close } = await socketPair();
-  const writer = new Coalescer(client);
+  const writer = transport(client);
   const first = writer.reserve(5);
   first.write('hello');
   writer.commit(5);
-  writer.flush();
+  await writer.flush();
   const second = writer.reserve(6);
   second.write(' world');
   writer.commit(6);
@@ -81,16 +91,16 @@ test('reserve/commit writes in place; the sealed bytes are never overwritten', a
   close();
 });
 
-test('honours drain: no writes while the socket is full, one batch when it drains', async () => {
+test('honours the socket: nothing more is written while a batch waits for it, then one batch; onDrain', async () => {
   const { client, peer, close } = await socketPair();
   peer.pause();
   const counts = countSocketWrites(client);
   let drained = 0;
-  const writer = new Coalescer(client, { highWaterMark: 256 * 1024, onDrain: () => drained++ });
+  const writer = transport(client, { highWaterMark: 256 * 1024, onDrain: () => drained++ });
   const chunk = Buffer.alloc(16 * 1024, 3);
   let accepted = true;
   let written = 0;
-  for (let turn = 0; turn < 200 && accepted; turn++) {
+  for (let turn = 0; turn < 2000 && accepted; turn++) {
     for (let index = 0; index < 8 && accepted; index++) {
       accepted = writer.write(chunk);
       written += chunk.length;
@@ -102,21 +112,21 @@ test('honours drain: no writes while the socket is full, one batch when it drain
   for (let index = 0; index < 4; index++) writer.write(chunk);
   written += 4 * chunk.length;
   await nextTurn();
-  assert.equal(counts.calls, callsWhileBlocked, 'nothing written while the socket wants drain');
+  assert.equal(counts.calls, callsWhileBlocked, 'nothing written while the socket holds a batch');
   const all = receive(peer, written);
   peer.resume();
   const bytes = await all;
   assert.equal(bytes.length, written);
   assert.ok(bytes.every((byte) => byte === 3));
   await nextTurn();
-  assert.ok(drained >= 1, 'onDrain was called');
+  assert.equal(drained, 1, 'onDrain was called once, when the buffered bytes fell below the mark');
   close();
 });
 
 test('slabs are reused only after their writes complete: many turns of mixed sizes arrive intact', async () => {
   const { client, peer, close } = await socketPair();
-  // Default sizes: 64 KiB slabs; about 30 KiB per turn, so slabs fill up in the middle of turns.
-  const writer = new Coalescer(client);
+  // 4 KiB slabs: they fill up in the middle of turns, split by references, while writes are in flight.
+  const writer = transport(client, { slabSize: 4096 });
   let seed = 7;
   const random = (limit: number): number => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
@@ -127,8 +137,6 @@ test('slabs are reused only after their writes complete: many turns of mixed siz
       Buffer.alloc(random(10) === 0 ? 1024 + random(3000) : 1 + random(1000), (turn * 40 + index) & 0xff),
     ),
   );
-  // Then a tiny turn, then a turn of small frames only (copied into the slab) that fills the slab
-  // before the flush threshold: the slab is retired while holding queued bytes.
   for (let round = 0; round < 10; round++) {
     turns.push([Buffer.alloc(100, round)]);
     turns.push(
@@ -150,5 +158,32 @@ test('slabs are reused only after their writes complete: many turns of mixed siz
     await nextTurn();
   }
   assert.deepEqual(await received, expected);
+  await writer.flush();
+  assert.equal(writer.stats.bufferedBytes, 0);
+  close();
+});
+
+test('a writer idle after a burst keeps at most 4 free slabs, not the burst', async () => {
+  const { client, peer, close } = await socketPair();
+  peer.pause();
+  const writer = transport(client, {
+    slabSize: 16 * 1024,
+    highWaterMark: 64 * 1024 * 1024,
+    maxBufferedBytes: 64 * 1024 * 1024,
+  });
+  const chunk = Buffer.alloc(1000, 7);
+  let sent = 0;
+  // the peer does not read: once the kernel's buffers are full, the writer holds the burst (copied)
+  for (let turn = 0; turn < 500 && writer.bufferedBytes < 2 * 1024 * 1024; turn++) {
+    for (let index = 0; index < 256; index++) writer.write(chunk);
+    sent += 256 * chunk.length;
+    await nextTurn();
+  }
+  assert.ok(writer.stats.heldBytes >= 2 * 1024 * 1024, 'the burst is held while the peer does not read');
+  const received = receive(peer, sent);
+  peer.resume();
+  await writer.flush();
+  assert.equal((await received).length, sent);
+  assert.ok(writer.stats.heldBytes <= 5 * 16 * 1024, `held ${writer.stats.heldBytes} bytes after the burst`);
   close();
 });
