@@ -175,6 +175,15 @@ export class BufferPool {
     return this.#closed;
   }
 
+  /**
+   * Callers blocked in `acquire` right now (the same figure as `stats().waiting`, without building
+   * the stats object): a holder that reuses one slab for many turns checks it between turns and
+   * gives the slab back when someone waits (sluice/file readers with `fairTurns`).
+   */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
   stats(): BufferPoolStats {
     return {
       name: this.name,

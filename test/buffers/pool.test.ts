@@ -54,7 +54,9 @@ test('waiters are served first come, first served', async () => {
     return slab;
   });
   assert.equal(pool.stats().waiting, 2);
+  assert.equal(pool.waiting, 2, 'the getter and stats() agree');
   pool.release(held);
+  assert.equal(pool.waiting, 1, 'a release hands the slab to the oldest waiter at once');
   pool.release(await first);
   pool.release(await second);
   assert.deepEqual(order, [1, 2]);
@@ -69,6 +71,7 @@ test('an aborted waiter leaves the queue and holds nothing', async () => {
   controller.abort(new Error('client went away'));
   await assert.rejects(waiting, codeOf('SLUICE_ERR_ABORTED'));
   assert.equal(pool.stats().waiting, 0);
+  assert.equal(pool.waiting, 0);
   pool.release(held);
   assert.equal(pool.stats().inUse, 0);
   await assert.rejects(
