@@ -10,8 +10,8 @@ import { InvalidArgumentError } from '../errors.js';
 /**
  * 256 KiB: four times fewer reads, writes and turns per byte than Node's 64 KiB stream chunks.
  * Measured with wrk (2 MiB file, 50 keep-alive connections, nginx in the same runs, loaded 2-core
- * machine): 64 KiB windows served 0.49-0.54x nginx's throughput, 256 KiB 0.66-0.76x. The 32 MiB
- * budget still bounds all windows together.
+ * machine): 64 KiB windows served 0.49-0.54x nginx's throughput, 256 KiB 0.66-0.76x (the lab's
+ * keep-alive rung: 0.54x). The 32 MiB budget still bounds all windows together.
  */
 export const DEFAULT_WINDOW_SIZE = 256 * 1024;
 /** 32 MiB: 128 windows of 256 KiB in flight at once, whatever the number of clients. */

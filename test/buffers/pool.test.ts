@@ -148,8 +148,33 @@ test('bad options are rejected with the value given', () => {
 test('trim frees idle slabs only', () => {
   const pool = new BufferPool({ slabSize: 16, maxSlabs: 3 });
   const held = pool.tryAcquire()!;
-  pool.release(pool.tryAcquire()!);
+  const idle = pool.tryAcquire()!;
+  pool.release(idle);
   pool.trim();
   assert.deepEqual([pool.stats().allocated, pool.stats().inUse], [1, 1]);
+  assert.equal(idle.length, 0, 'a trimmed slab is detached: a stale view cannot touch freed memory');
+  assert.equal(held.length, 16, 'a held slab is untouched');
   pool.release(held);
+});
+
+test('trim gives the memory back now, without waiting for a garbage collection', async () => {
+  const slabSize = 4 * 1024 * 1024;
+  const pool = new BufferPool({ slabSize, maxSlabs: 4 });
+  const slabs = [0, 1, 2, 3].map(() => pool.tryAcquire()!);
+  for (const slab of slabs) slab.fill(1);
+  for (const slab of slabs) pool.release(slab);
+  const before = process.memoryUsage().arrayBuffers;
+  pool.trim();
+  // freed within a turn of the event loop; no gc() here (the tests run without --expose-gc)
+  for (let turn = 0; turn < 50 && process.memoryUsage().arrayBuffers > before - 4 * slabSize; turn++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.ok(
+    process.memoryUsage().arrayBuffers <= before - 4 * slabSize,
+    `arrayBuffers ${before} -> ${process.memoryUsage().arrayBuffers}`,
+  );
+  assert.equal(pool.stats().allocated, 0);
+  const again = await pool.acquire();
+  assert.equal(again.length, slabSize, 'allocated again on demand');
+  pool.release(again);
 });
