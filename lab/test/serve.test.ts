@@ -34,3 +34,24 @@ test('serve --quick: every variant runs (or is skipped with a reason) and the JS
     }
   }
 });
+
+test("parseWrk reads wrk's summary: requests, duration, max latency, errors", async () => {
+  const { parseWrk } = await import('../src/experiments/serve/wrk.js');
+  const output = `Running 5s test @ http://127.0.0.1:8080/serve-2MiB.bin
+  1 threads and 50 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    45.12ms   10.01ms   1.20s    90.00%
+    Req/Sec     1.10k   100.00     1.30k    70.00%
+  5500 requests in 5.01s, 10.75GB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 4
+Requests/sec:   1097.80
+Transfer/sec:      2.15GB
+`;
+  const result = parseWrk(output);
+  assert.equal(result.requests, 5500);
+  assert.equal(result.seconds, 5.01);
+  assert.equal(result.maxLatencyMs, 1200);
+  assert.equal(result.errors, 7);
+  assert.throws(() => parseWrk('wrk: connection refused'));
+});

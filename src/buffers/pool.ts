@@ -147,6 +147,7 @@ export class BufferPool {
       waiter.resolve(this.#handOut(slab));
     } else if (this.#closed) {
       this.#slabs.delete(slab.bytes.buffer);
+      freeNow([slab.bytes.buffer as ArrayBuffer]);
     } else {
       this.#free.push(slab);
     }
@@ -157,9 +158,13 @@ export class BufferPool {
     return this.#slabs.get(buffer.buffer)?.inUse === true;
   }
 
-  /** Frees the memory of slabs nobody holds; they are allocated again on demand. */
+  /**
+   * Frees the memory of slabs nobody holds, now rather than at V8's next collection (an idle
+   * process may not collect for a long time); they are allocated again on demand.
+   */
   trim(): void {
     for (const slab of this.#free) this.#slabs.delete(slab.bytes.buffer);
+    freeNow(this.#free.map((slab) => slab.bytes.buffer as ArrayBuffer));
     this.#free = [];
   }
 
@@ -173,6 +178,15 @@ export class BufferPool {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * Callers blocked in `acquire` right now (the same figure as `stats().waiting`, without building
+   * the stats object): a holder that reuses one slab for many turns checks it between turns and
+   * gives the slab back when someone waits (sluice/file readers with `fairTurns`).
+   */
+  get waiting(): number {
+    return this.#waiters.length;
   }
 
   stats(): BufferPoolStats {
@@ -210,6 +224,28 @@ export class BufferPool {
     slab.bytes.fill(POISON_BYTE);
     this.#slabs.set(moved, slab);
   }
+}
+
+/**
+ * Gives the memory of `buffers` (which nobody may use again: every view of them is detached) back
+ * to the allocator at once. Dropping the last reference frees an ArrayBuffer only when V8 next
+ * collects, and a server gone idle after a burst does not allocate, so does not collect: its trimmed
+ * slabs would stay resident (32 MiB with the default HTTP budget). `ArrayBuffer.prototype.transfer(0)`
+ * (ES2024, Node 21+) detaches and frees; on Node 20, moving the buffers into a message on a
+ * MessageChannel and closing both ports does the same (the undelivered message and its buffers are
+ * destroyed with the channel, within a turn of the event loop).
+ */
+function freeNow(buffers: ArrayBuffer[]): void {
+  if (buffers.length === 0) return;
+  const transfer = (ArrayBuffer.prototype as { transfer?: (length: number) => ArrayBuffer }).transfer;
+  if (typeof transfer === 'function') {
+    for (const buffer of buffers) transfer.call(buffer, 0);
+    return;
+  }
+  const { port1, port2 } = new MessageChannel();
+  port1.postMessage(null, buffers);
+  port1.close();
+  port2.close();
 }
 
 interface Slab {

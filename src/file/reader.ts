@@ -68,7 +68,16 @@ export async function openReader(path: string, options: OpenReaderOptions = {}):
     const pool = options.pool ?? defaultPool(chosen.windowSize);
     // Reading to the end of the file (no `end` given): bytes past it mean the file grew meanwhile.
     const checkGrowth = options.end === undefined;
-    return new Reader(path, fd, fileStats, { start, end, checkGrowth }, chosen, pool, signal);
+    return new Reader(
+      path,
+      fd,
+      fileStats,
+      { start, end, checkGrowth },
+      chosen,
+      pool,
+      options.fairTurns === true,
+      signal,
+    );
   } catch (error) {
     await close(fd).catch(() => {});
     throw error;
@@ -104,6 +113,7 @@ class Reader implements ManagedReader {
     range: { start: number; end: number; checkGrowth: boolean },
     chosen: { strategy: Strategy; windowSize: number; readAhead: number },
     pool: BufferPool,
+    fairTurns: boolean,
     signal: AbortSignal | undefined,
   ) {
     this.path = path;
@@ -127,6 +137,7 @@ class Reader implements ManagedReader {
       windowSize: chosen.windowSize,
       readAhead: chosen.readAhead,
       pool,
+      fairTurns,
       signal: this.#stopper.signal,
     };
     this.#source =
@@ -218,7 +229,10 @@ function validate(path: string, options: OpenReaderOptions): void {
   if (path.includes('\0')) throw new InvalidArgumentError('path', 'a path without NUL bytes', path);
   if (typeof options !== 'object' || options === null)
     throw new InvalidArgumentError('options', 'an object', options);
-  const { windowSize, readAhead, strategy, start, end, signal, pool } = options;
+  const { windowSize, readAhead, strategy, start, end, signal, pool, fairTurns } = options;
+  if (fairTurns !== undefined && typeof fairTurns !== 'boolean') {
+    throw new InvalidArgumentError('fairTurns', 'a boolean', fairTurns);
+  }
   if (
     windowSize !== undefined &&
     (!Number.isSafeInteger(windowSize) || windowSize < 1 || windowSize > MAX_WINDOW)

@@ -22,6 +22,16 @@ export interface OpenReaderOptions {
    * first served) and reads ahead only with slabs that are free at that moment.
    */
   pool?: BufferPool;
+  /**
+   * Take turns with other readers of the same pool. A reader keeps its window for its whole range
+   * by default; with `fairTurns`, whenever somebody waits for the pool when `next()` is called, the
+   * reader gives its window back (it goes to the oldest waiter) and queues for another, so N readers
+   * sharing M < N windows advance in turn, first come first served, instead of the first M finishing
+   * while the rest wait. The file stays open meanwhile. Off by default: one consumer that drains a
+   * reader while it leaves another reader's window unreturned would wait forever. Ignored by the
+   * `worker` strategy (its ring is its own). Servers turn it on (sluice/http does).
+   */
+  fairTurns?: boolean;
 }
 
 /** What the file was when the reader opened it. */
@@ -79,5 +89,7 @@ export interface SourceJob {
   windowSize: number;
   readAhead: number;
   pool: BufferPool;
+  /** Give the held window back between windows when others wait for the pool (`OpenReaderOptions.fairTurns`). */
+  fairTurns: boolean;
   signal: AbortSignal | undefined;
 }

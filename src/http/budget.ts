@@ -7,13 +7,18 @@
 import { BufferPool } from '../buffers/index.js';
 import { InvalidArgumentError } from '../errors.js';
 
-/** 64 KiB: the read size of Node's fs streams and a multiple of the page size; 256 KiB windows gain little over loopback. */
-export const DEFAULT_WINDOW_SIZE = 64 * 1024;
-/** 32 MiB: 512 windows of 64 KiB in flight at once, whatever the number of clients. */
+/**
+ * 256 KiB: four times fewer reads, writes and turns per byte than Node's 64 KiB stream chunks.
+ * Measured with wrk (2 MiB file, 50 keep-alive connections, nginx in the same runs, loaded 2-core
+ * machine): 64 KiB windows served 0.49-0.54x nginx's throughput, 256 KiB 0.66-0.76x (the lab's
+ * keep-alive rung: 0.54x). The 32 MiB budget still bounds all windows together.
+ */
+export const DEFAULT_WINDOW_SIZE = 256 * 1024;
+/** 32 MiB: 128 windows of 256 KiB in flight at once, whatever the number of clients. */
 export const DEFAULT_BUFFER_BUDGET = 32 * 1024 * 1024;
 
 export interface BufferBudgetOptions {
-  /** Bytes per window (slab). Default 64 KiB. */
+  /** Bytes per window (slab). Default 256 KiB. */
   windowSize?: number | undefined;
   /** Bytes of windows in use at once, all connections together. Default 32 MiB. */
   bufferBudget?: number | undefined;

@@ -8,10 +8,10 @@
  *   opens it) and closed when the range is done, on `close()`, or on error;
  * - `readAhead: 0`: a transfer holds at most one window, taken from the pool (first come, first
  *   served when the budget is exhausted);
- * - fair turns: the managed reader reuses its window for the whole range, so when other transfers
- *   wait for a window, this one closes its reader between windows (giving back window and fd) and
- *   reopens at the same offset for its next window, joining the back of the queue. Uncontended,
- *   one reader serves the whole range;
+ * - `fairTurns`: while other transfers wait for a window, the reader gives its window back between
+ *   windows and queues for the next one (sluice/file does this), so under contention transfers
+ *   advance in turn instead of the first ones finishing while the rest wait. The file stays open
+ *   meanwhile; uncontended, one window serves the whole range;
  * - the file must still have the size its ETag was computed from; otherwise the transfer fails
  *   (the caller cuts the connection) rather than mixing two versions of the file.
  */
@@ -43,18 +43,17 @@ export function openFileCount(): number {
 }
 
 export function openFileWindows(path: string, options: FileWindowsOptions): WindowSource {
-  const { pool } = options;
   let reader: ManagedReader | undefined;
   let opening: Promise<ManagedReader> | undefined;
-  let position = options.start;
   let closed = false;
 
   const open = async (): Promise<ManagedReader> => {
     const opened = await openReader(path, {
-      start: position,
+      start: options.start,
       end: options.end,
-      pool,
+      pool: options.pool,
       readAhead: 0,
+      fairTurns: true,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
     openFiles++;
@@ -82,18 +81,9 @@ export function openFileWindows(path: string, options: FileWindowsOptions): Wind
   return {
     async next() {
       if (closed) throw new ReaderClosedError(path);
-      if (position > options.end) return null;
-      if (reader !== undefined && pool.stats().waiting > 0) {
-        // our turn is over: give the window (and the fd) to the next transfer in the queue
-        const yielding = reader;
-        reader = undefined;
-        opening = undefined;
-        await release(yielding);
-      }
+      if (options.end < options.start) return null;
       opening ??= open();
-      const window = await (reader ?? (await opening)).next();
-      if (window !== null) position += window.length;
-      return window;
+      return (reader ?? (await opening)).next();
     },
     async close() {
       if (closed) return;

@@ -112,7 +112,22 @@ export class ServerMetrics {
       'Event-loop delay max since the last scrape.',
       lag.max / 1000,
     );
-    metric('process_resident_memory_bytes', 'gauge', 'Resident set size.', process.memoryUsage.rss());
+    const memory = process.memoryUsage();
+    metric('process_resident_memory_bytes', 'gauge', 'Resident set size.', memory.rss);
+    // the usual Node exporter names: with RSS they tell V8 heap growth from native memory
+    metric('nodejs_heap_size_total_bytes', 'gauge', 'V8 heap committed.', memory.heapTotal);
+    metric(
+      'nodejs_heap_size_used_bytes',
+      'gauge',
+      'V8 heap in use (garbage not yet collected included).',
+      memory.heapUsed,
+    );
+    metric(
+      'nodejs_external_memory_bytes',
+      'gauge',
+      'Memory outside the V8 heap held by JS objects (Buffers included).',
+      memory.external,
+    );
     const fds = openFdCount();
     if (fds !== undefined) metric('process_open_fds', 'gauge', 'Open file descriptors.', fds);
     return `${lines.join('\n')}\n`;

@@ -53,7 +53,10 @@ export async function pump(
 ): Promise<PumpResult> {
   let bytes = 0;
   const gone = new AbortController();
-  const onClose = (): void => gone.abort(new AbortError('the download'));
+  // 'close' after 'finish' is the normal end of a response, not a client leaving
+  const onClose = (): void => {
+    if (!res.writableFinished) gone.abort(new AbortError('the download'));
+  };
   res.once('close', onClose);
   const onAbort = (): void => {
     res.destroy();

@@ -26,7 +26,7 @@ import { type Pullable, pullableFrom, pump } from './pump.js';
 import { type ByteRange, contentRange, parseRange } from './range.js';
 
 export interface SendOptions {
-  /** The connection budget windows come from (default: a process-wide 32 MiB pool of 64 KiB windows). */
+  /** The connection budget windows come from (default: a process-wide 32 MiB pool of 256 KiB windows). */
   pool?: BufferPool | undefined;
   /** Offer the body as a download under this name (`Content-Disposition: attachment`). */
   filename?: string | undefined;
@@ -208,7 +208,10 @@ export async function sendEntity(
   const pool = options.pool ?? defaultBufferBudget();
   // the client leaving (or `signal`) also cancels a wait for a window in the budget's queue
   const gone = new AbortController();
-  const onGone = (): void => gone.abort(options.signal?.reason);
+  // 'close' also follows a complete response: only an early one is a client leaving
+  const onGone = (): void => {
+    if (!res.writableFinished || options.signal?.aborted === true) gone.abort(options.signal?.reason);
+  };
   res.once('close', onGone);
   options.signal?.addEventListener('abort', onGone, { once: true });
   const source = entity.open(range, pool, gone.signal);

@@ -54,7 +54,9 @@ test('waiters are served first come, first served', async () => {
     return slab;
   });
   assert.equal(pool.stats().waiting, 2);
+  assert.equal(pool.waiting, 2, 'the getter and stats() agree');
   pool.release(held);
+  assert.equal(pool.waiting, 1, 'a release hands the slab to the oldest waiter at once');
   pool.release(await first);
   pool.release(await second);
   assert.deepEqual(order, [1, 2]);
@@ -69,6 +71,7 @@ test('an aborted waiter leaves the queue and holds nothing', async () => {
   controller.abort(new Error('client went away'));
   await assert.rejects(waiting, codeOf('SLUICE_ERR_ABORTED'));
   assert.equal(pool.stats().waiting, 0);
+  assert.equal(pool.waiting, 0);
   pool.release(held);
   assert.equal(pool.stats().inUse, 0);
   await assert.rejects(
@@ -145,8 +148,33 @@ test('bad options are rejected with the value given', () => {
 test('trim frees idle slabs only', () => {
   const pool = new BufferPool({ slabSize: 16, maxSlabs: 3 });
   const held = pool.tryAcquire()!;
-  pool.release(pool.tryAcquire()!);
+  const idle = pool.tryAcquire()!;
+  pool.release(idle);
   pool.trim();
   assert.deepEqual([pool.stats().allocated, pool.stats().inUse], [1, 1]);
+  assert.equal(idle.length, 0, 'a trimmed slab is detached: a stale view cannot touch freed memory');
+  assert.equal(held.length, 16, 'a held slab is untouched');
   pool.release(held);
+});
+
+test('trim gives the memory back now, without waiting for a garbage collection', async () => {
+  const slabSize = 4 * 1024 * 1024;
+  const pool = new BufferPool({ slabSize, maxSlabs: 4 });
+  const slabs = [0, 1, 2, 3].map(() => pool.tryAcquire()!);
+  for (const slab of slabs) slab.fill(1);
+  for (const slab of slabs) pool.release(slab);
+  const before = process.memoryUsage().arrayBuffers;
+  pool.trim();
+  // freed within a turn of the event loop; no gc() here (the tests run without --expose-gc)
+  for (let turn = 0; turn < 50 && process.memoryUsage().arrayBuffers > before - 4 * slabSize; turn++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.ok(
+    process.memoryUsage().arrayBuffers <= before - 4 * slabSize,
+    `arrayBuffers ${before} -> ${process.memoryUsage().arrayBuffers}`,
+  );
+  assert.equal(pool.stats().allocated, 0);
+  const again = await pool.acquire();
+  assert.equal(again.length, slabSize, 'allocated again on demand');
+  pool.release(again);
 });

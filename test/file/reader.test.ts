@@ -288,6 +288,81 @@ describe('a caller pool bounds every reader together', () => {
   });
 });
 
+describe('fairTurns: readers sharing a pool take turns window by window', () => {
+  /**
+   * Three readers, two windows: each consumer takes a window, then asks for the next. With fair
+   * turns, a reader whose `next()` finds somebody waiting gives its window to them and queues, so
+   * the deliveries interleave in arrival order; every reader gets its exact bytes.
+   */
+  for (const strategy of ['threadpool', 'sync'] as const) {
+    test(`${strategy}: turns go round in queue order and the bytes stay exact`, async () => {
+      const windowSize = 64 * 1024;
+      const pool = new BufferPool({ slabSize: windowSize, maxSlabs: 2 });
+      const length = 4 * windowSize;
+      const readers = await Promise.all(
+        [0, 1, 2].map(() =>
+          openReader(file, { pool, strategy, readAhead: 0, fairTurns: true, start: 0, end: length - 1 }),
+        ),
+      );
+      const order: number[] = [];
+      const consume = async (reader: ManagedReader, id: number): Promise<Buffer> => {
+        const parts: Buffer[] = [];
+        for (let window = await reader.next(); window !== null; window = await reader.next()) {
+          order.push(id);
+          parts.push(Buffer.from(window));
+          assert.ok(pool.stats().inUse <= 2, 'never more windows than the pool has');
+          await sleep(1);
+        }
+        return Buffer.concat(parts);
+      };
+      const bodies = await Promise.all(readers.map((reader, id) => consume(reader, id)));
+      for (const body of bodies) assert.ok(body.equals(content.subarray(0, length)));
+      assert.equal(order.length, 12);
+      // without turns, readers 0 and 1 would take all 8 of their windows before reader 2's first
+      assert.ok(order.indexOf(2) < 4, `reader 2 served early: ${order.join(',')}`);
+      // and no reader runs more than two windows ahead of another
+      const counts = [0, 0, 0];
+      for (const id of order) {
+        counts[id]!++;
+        if (counts.every((count) => count < 4)) assert.ok(Math.max(...counts) - Math.min(...counts) <= 2);
+      }
+      assert.equal(pool.stats().inUse, 0);
+      assert.equal(pool.waiting, 0);
+    });
+  }
+
+  test('uncontended, one window serves the whole range (no acquire per window)', async () => {
+    const pool = new BufferPool({ slabSize: 16 * 1024, maxSlabs: 4 });
+    const reader = await openReader(file, { pool, readAhead: 0, fairTurns: true, strategy: 'threadpool' });
+    const body = await collect(reader);
+    assert.ok(body.equals(content));
+    assert.equal(pool.stats().acquires, 1);
+    assert.equal(pool.stats().inUse, 0);
+  });
+
+  test('without fairTurns a reader keeps its window while others wait', async () => {
+    const pool = new BufferPool({ slabSize: 16 * 1024, maxSlabs: 1 });
+    const first = await openReader(file, { pool, readAhead: 0, end: 64 * 1024 - 1 });
+    const second = await openReader(file, { pool, readAhead: 0 });
+    assert.ok(await first.next());
+    const waiting = second.next();
+    await sleep(2);
+    assert.equal(pool.waiting, 1);
+    assert.ok(await first.next(), 'the first reader goes on with the window it holds');
+    await first.close();
+    assert.ok(await waiting);
+    await second.close();
+    assert.equal(pool.stats().inUse, 0);
+  });
+
+  test('fairTurns must be a boolean', async () => {
+    await assert.rejects(
+      openReader(file, { fairTurns: 'yes' as unknown as boolean }),
+      code('SLUICE_ERR_INVALID_ARGUMENT'),
+    );
+  });
+});
+
 describe('SLUICE_DEBUG=1: a released window cannot be read by mistake', () => {
   test('threadpool and sync windows are detached after next()', async () => {
     for (const strategy of ['threadpool', 'sync'] as const) {

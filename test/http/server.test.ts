@@ -111,6 +111,9 @@ test('/metrics is Prometheus text with connections, bytes, budget, lag, RSS and 
     'sluice_event_loop_lag_p99_seconds',
     'process_resident_memory_bytes',
     'process_open_fds',
+    'nodejs_heap_size_total_bytes',
+    'nodejs_heap_size_used_bytes',
+    'nodejs_external_memory_bytes',
   ]) {
     assert.match(text, new RegExp(`^# TYPE ${name} (gauge|counter)$`, 'm'), name);
     assert.match(text, new RegExp(`^${name} [0-9.e+-]+$`, 'm'), name);

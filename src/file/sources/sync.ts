@@ -24,7 +24,8 @@ export class SyncSource implements WindowSource {
   async next(): Promise<Buffer | null> {
     const { endExclusive, windowSize } = this.#job;
     // Under debug, hand the old window back so the pool detaches and poisons it.
-    if (this.#pool.debug) this.#releaseSlab();
+    // Fair turns: someone waits for the pool, so the slab goes to them and we queue for another.
+    if (this.#pool.debug || (this.#job.fairTurns && this.#pool.waiting > 0)) this.#releaseSlab();
     if (this.#nextOffset >= endExclusive) {
       this.#releaseSlab();
       if (this.#job.checkGrowth) this.#checkGrowth();

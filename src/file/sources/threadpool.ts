@@ -52,8 +52,12 @@ export class ThreadpoolSource implements WindowSource {
     const previous = this.#held;
     this.#held = undefined;
     if (previous !== undefined) {
-      if (this.#nextOffset < this.#job.endExclusive && !this.#pool.debug) this.#issue(previous);
-      else this.#pool.release(previous); // under debug, this detaches and poisons the old window
+      // Reuse the window for the next read, unless: the range is done; debug (release detaches and
+      // poisons it); or it is someone else's turn (fair turns: release hands it to the oldest
+      // waiter, and the acquire below queues this reader behind them).
+      const yieldTurn = this.#job.fairTurns && this.#pool.waiting > 0;
+      if (this.#nextOffset < this.#job.endExclusive && !this.#pool.debug && !yieldTurn) this.#issue(previous);
+      else this.#pool.release(previous);
     }
     if (this.#pending.length === 0) {
       if (this.#nextOffset >= this.#job.endExclusive) {
