@@ -31,7 +31,11 @@ export interface ZipStreamOptions {
   end?: number;
   /** Aborting ends the stream with `SLUICE_ERR_ABORTED` and closes the open file at once. */
   signal?: AbortSignal;
-  /** File windows come from this pool (bounding the memory of every stream that shares it). */
+  /**
+   * File windows come from this pool (bounding the memory of every stream that shares it). Readers
+   * on it take fair turns (`openReader`'s `fairTurns`): when another stream waits for a window, a
+   * stream hands its window over between windows instead of keeping it to the end of the file.
+   */
   pool?: BufferPool;
   /**
    * Open the next file and start reading it while the current file's last windows go by, so the
@@ -328,7 +332,7 @@ async function openChecked(
     start: from,
     end: to,
     ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.pool ? { pool: options.pool } : {}),
+    ...(options.pool ? { pool: options.pool, fairTurns: true } : {}),
   };
   let reader: ManagedReader;
   try {

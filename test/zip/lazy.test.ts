@@ -154,3 +154,33 @@ test('file windows are the pool slabs themselves (no copy), and the pool bounds 
   assert.equal(windows, FILE_SIZE / (64 * 1024));
   assert.equal(pool.stats().peakInUse, 1);
 });
+
+test('streams on one pool take turns: neither keeps the only window for a whole file', async () => {
+  await using tmp = await temporaryDirectory('turns');
+  const plan = planZip(await book(tmp.dir, 2));
+  const expected = await collectWith(plan, {});
+  const pool = new BufferPool({ slabSize: 256 * 1024, maxSlabs: 1, name: 'turns' });
+  // Who got each pooled window, in order: with turns, two busy streams alternate.
+  const owners: number[] = [];
+  const download = async (index: number): Promise<Buffer> => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of plan.stream({ pool })) {
+      if (chunk.length === pool.slabSize) owners.push(index);
+      chunks.push(Buffer.from(chunk));
+      await new Promise((resolve) => setImmediate(resolve)); // a client slower than the disk
+    }
+    return Buffer.concat(chunks);
+  };
+  const [first, second] = await Promise.all([download(0), download(1)]);
+  assert.ok(first.equals(expected));
+  assert.ok(second.equals(expected));
+  assert.equal(owners.length, 2 * ((2 * FILE_SIZE) / pool.slabSize));
+  let longestRun = 1;
+  for (let at = 1, run = 1; at < owners.length; at++) {
+    run = owners[at] === owners[at - 1] ? run + 1 : 1;
+    longestRun = Math.max(longestRun, run);
+  }
+  // without turns the first stream keeps the window for a whole file: 12 windows in a row
+  assert.ok(longestRun <= 2, `a stream kept the window for ${longestRun} windows in a row`);
+  assert.equal(pool.stats().inUse, 0);
+});
