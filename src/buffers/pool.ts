@@ -159,13 +159,16 @@ export class BufferPool {
   }
 
   /**
-   * Frees the memory of slabs nobody holds, now rather than at V8's next collection (an idle
-   * process may not collect for a long time); they are allocated again on demand.
+   * Frees the memory of slabs nobody holds beyond the `keep` most recently released, now rather than
+   * at V8's next collection (an idle process may not collect for a long time); they are allocated
+   * again on demand.
    */
-  trim(): void {
-    for (const slab of this.#free) this.#slabs.delete(slab.bytes.buffer);
-    freeNow(this.#free.map((slab) => slab.bytes.buffer as ArrayBuffer));
-    this.#free = [];
+  trim(keep = 0): void {
+    if (!Number.isSafeInteger(keep) || keep < 0) throw new InvalidArgumentError('keep', 'an integer >= 0', keep);
+    if (this.#free.length <= keep) return;
+    const freed = this.#free.splice(0, this.#free.length - keep);
+    for (const slab of freed) this.#slabs.delete(slab.bytes.buffer);
+    freeNow(freed.map((slab) => slab.bytes.buffer as ArrayBuffer));
   }
 
   /** Rejects every waiter and frees free slabs; slabs still held are freed when released. */

@@ -157,6 +157,24 @@ test('trim frees idle slabs only', () => {
   pool.release(held);
 });
 
+test('trim(keep) keeps the most recently released idle slabs; a bad keep is rejected', () => {
+  const pool = new BufferPool({ slabSize: 16, maxSlabs: 4 });
+  const slabs = [0, 1, 2, 3].map(() => pool.tryAcquire()!);
+  for (const slab of slabs) pool.release(slab);
+  assert.throws(() => pool.trim(-1), codeOf('SLUICE_ERR_INVALID_ARGUMENT'));
+  assert.throws(() => pool.trim(1.5), /keep must be an integer >= 0; got 1.5/);
+  assert.equal(pool.stats().free, 4, 'a rejected trim frees nothing');
+  pool.trim(2);
+  assert.deepEqual([pool.stats().allocated, pool.stats().free], [2, 2]);
+  assert.deepEqual(
+    slabs.map((slab) => slab.length),
+    [0, 0, 16, 16],
+    'the two released first are freed, the last two kept',
+  );
+  pool.trim(5);
+  assert.equal(pool.stats().free, 2, 'keeping more than there are frees nothing');
+});
+
 test('trim gives the memory back now, without waiting for a garbage collection', async () => {
   const slabSize = 4 * 1024 * 1024;
   const pool = new BufferPool({ slabSize, maxSlabs: 4 });
