@@ -164,7 +164,8 @@ export class BufferPool {
    * again on demand.
    */
   trim(keep = 0): void {
-    if (!Number.isSafeInteger(keep) || keep < 0) throw new InvalidArgumentError('keep', 'an integer >= 0', keep);
+    if (!Number.isSafeInteger(keep) || keep < 0)
+      throw new InvalidArgumentError('keep', 'an integer >= 0', keep);
     if (this.#free.length <= keep) return;
     const freed = this.#free.splice(0, this.#free.length - keep);
     for (const slab of freed) this.#slabs.delete(slab.bytes.buffer);

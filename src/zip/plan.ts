@@ -35,6 +35,7 @@ export interface ZipStreamOptions {
    * File windows come from this pool (bounding the memory of every stream that shares it). Readers
    * on it take fair turns (`openReader`'s `fairTurns`): when another stream waits for a window, a
    * stream hands its window over between windows instead of keeping it to the end of the file.
+   * Not with `openAhead: true`, where the stream's own next file waits for the pool.
    */
   pool?: BufferPool;
   /**
@@ -332,7 +333,9 @@ async function openChecked(
     start: from,
     end: to,
     ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.pool ? { pool: options.pool, fairTurns: true } : {}),
+    // Fair turns, except when this stream opens ahead: its next file's reader, waiting for the
+    // pool, would take the current file's window from under it (with one slab: a deadlock).
+    ...(options.pool ? { pool: options.pool, fairTurns: options.openAhead !== true } : {}),
   };
   let reader: ManagedReader;
   try {

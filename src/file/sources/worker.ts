@@ -8,11 +8,10 @@
  * whole read; a reader that finds all busy waits its turn. Idle workers are unref'd, so they never
  * keep the process alive.
  */
-import { Worker } from 'node:worker_threads';
 import { POISON_BYTE } from '../../buffers/index.js';
-import { AbortError, FileGrewError, FileShrankError, ReadWorkerError } from '../../errors.js';
+import { FileGrewError, FileShrankError, ReadWorkerError } from '../../errors.js';
 import { debugEnabled } from '../../internal/debug.js';
-import { Fifo } from '../../internal/fifo.js';
+import { JobThread, ThreadLeases } from '../../internal/job-threads.js';
 import { waitAsync } from '../../internal/wait-async.js';
 import { fromOsError } from '../os-errors.js';
 import { load } from '../planner.js';
@@ -33,12 +32,8 @@ import {
 
 export const MAX_READ_WORKERS = 4;
 
-class ReadWorker {
-  readonly thread: Worker;
-  /** Resolves the current job's `done`; undefined while idle. */
-  #onDone: ((message: DoneMessage | Error) => void) | undefined;
-  failed = false;
-  /** The ring and control block, reused by each job the thread runs (a reader holds them while leased). */
+/** A read thread, with the ring and control block it reuses for each job (held while leased). */
+class ReadWorker extends JobThread<JobMessage, DoneMessage> {
   #ring: SharedArrayBuffer | undefined;
   readonly control = new Int32Array(new SharedArrayBuffer(CONTROL_INTS * Int32Array.BYTES_PER_ELEMENT));
 
@@ -46,87 +41,29 @@ class ReadWorker {
     if (this.#ring === undefined || this.#ring.byteLength < bytes) this.#ring = new SharedArrayBuffer(bytes);
     return this.#ring;
   }
-
-  constructor() {
-    this.thread = new Worker(new URL('../read-worker.js', import.meta.url), { name: 'sluice read worker' });
-    this.thread.unref();
-    this.thread.on('message', (message: DoneMessage) => this.#settle(message));
-    this.thread.on('error', (error) => this.#fail(new ReadWorkerError('the thread threw', error)));
-    this.thread.on('exit', (code) => this.#fail(new ReadWorkerError(`the thread exited with code ${code}`)));
-  }
-
-  run(job: JobMessage): Promise<DoneMessage | Error> {
-    return new Promise((resolve) => {
-      this.#onDone = resolve;
-      this.thread.ref();
-      this.thread.postMessage(job);
-    });
-  }
-
-  #settle(message: DoneMessage | Error): void {
-    const onDone = this.#onDone;
-    this.#onDone = undefined;
-    this.thread.unref();
-    onDone?.(message);
-  }
-
-  #fail(error: Error): void {
-    this.failed = true;
-    const index = workers.indexOf(this);
-    if (index !== -1) workers.splice(index, 1);
-    this.#settle(error);
-  }
 }
 
-const workers: ReadWorker[] = [];
-const idle: ReadWorker[] = [];
-const waiting = new Fifo<(worker: ReadWorker) => void>();
+const readWorkers = new ThreadLeases<ReadWorker>(
+  'read worker',
+  () => MAX_READ_WORKERS,
+  (onFailed) => new ReadWorker(new URL('../read-worker.js', import.meta.url), 'sluice read worker', onFailed),
+);
 
 /** Takes an idle read worker, starts one under the cap, or waits (first come, first served). */
 async function leaseWorker(signal: AbortSignal | undefined): Promise<ReadWorker> {
-  let worker = idle.pop();
-  while (worker?.failed) worker = idle.pop();
-  if (worker === undefined && workers.length < MAX_READ_WORKERS) {
-    worker = new ReadWorker();
-    workers.push(worker);
-  }
-  worker ??= await new Promise<ReadWorker>((resolve, reject) => {
-    const onAbort = (): void => {
-      waiting.remove(take);
-      reject(new AbortError('waiting for a read worker', signal?.reason));
-    };
-    const take = (leased: ReadWorker): void => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(leased);
-    };
-    if (signal?.aborted) {
-      onAbort();
-      return;
-    }
-    signal?.addEventListener('abort', onAbort, { once: true });
-    waiting.push(take);
-  });
+  const worker = await readWorkers.lease(signal);
   load.busyWorkers++;
   return worker;
 }
 
 function returnWorker(worker: ReadWorker): void {
   load.busyWorkers--;
-  if (worker.failed) return;
-  const next = waiting.shift();
-  if (next !== undefined) next(worker);
-  else idle.push(worker);
+  readWorkers.giveBack(worker);
 }
 
 /** Terminates idle read workers (they are started again on demand). */
-export async function terminateIdleReadWorkers(): Promise<void> {
-  const stopping = idle.splice(0).map((worker) => {
-    worker.failed = true;
-    const index = workers.indexOf(worker);
-    if (index !== -1) workers.splice(index, 1);
-    return worker.thread.terminate();
-  });
-  await Promise.all(stopping);
+export function terminateIdleReadWorkers(): Promise<void> {
+  return readWorkers.terminateIdle();
 }
 
 let nextJobId = 1;
