@@ -111,9 +111,16 @@ export class ThreadLeases<T extends LeasableThread> {
     });
   }
 
-  /** Ends a lease: the thread goes to the oldest waiter, or idles. A failed thread is dropped. */
+  /**
+   * Ends a lease: the thread goes to the oldest waiter, or idles. A failed thread is dropped, and
+   * the oldest waiter gets a new thread in its place (else it would wait for a thread that is gone).
+   */
   giveBack(thread: T): void {
-    if (thread.failed) return;
+    if (thread.failed) {
+      if (this.#waiting.length > 0 && this.#threads.length < this.#max())
+        this.#waiting.shift()!(this.#start());
+      return;
+    }
     const next = this.#waiting.shift();
     if (next !== undefined) next(thread);
     else this.#idle.push(thread);

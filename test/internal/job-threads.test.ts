@@ -61,13 +61,14 @@ test('an abort while waiting rejects that lease only and removes it from the que
 test('a thread that exits settles its job with an error and is never leased again', async () => {
   const pool = leases(1);
   const thread = await pool.lease(undefined);
+  const waiter = pool.lease(undefined);
   const reply = await thread.run({ exitWith: 3 });
   assert.ok(reply instanceof Error && codeOf('SLUICE_ERR_READ_WORKER')(reply));
   assert.match(String((reply as Error).message), /exited with code 3/);
   assert.equal(thread.failed, true);
   pool.giveBack(thread);
-  const replacement = await pool.lease(undefined);
-  assert.notEqual(replacement, thread, 'a new thread replaces the failed one');
+  const replacement = await waiter;
+  assert.notEqual(replacement, thread, 'the waiter gets a new thread in place of the failed one');
   assert.deepEqual(await replacement.run({ echo: 7 }), { echo: 7 });
   pool.giveBack(replacement);
   await pool.terminateIdle();
