@@ -6,6 +6,7 @@
 import { mkdir, open, rename, rm, stat, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { xorshift32 } from '../internal/xorshift.js';
 
 interface SampleBook {
   name: string;
@@ -94,14 +95,7 @@ async function complete(dir: string, files: readonly SampleFile[]): Promise<bool
 /** xorshift32 (Marsaglia 2003): incompressible like MP3 data, identical on every machine. */
 function pseudoRandomBytes(size: number, seed: number): Buffer {
   const bytes = Buffer.allocUnsafe(Math.ceil(size / 4) * 4);
-  let state = (seed * 0x9e3779b9) >>> 0 || 1;
-  for (let offset = 0; offset < bytes.length; offset += 4) {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    bytes.writeUInt32LE(state, offset);
-  }
+  const next = xorshift32((seed * 0x9e3779b9) >>> 0 || 1);
+  for (let offset = 0; offset < bytes.length; offset += 4) bytes.writeUInt32LE(next(), offset);
   return bytes.subarray(0, size);
 }

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { SluiceError } from '../../src/errors.js';
 import { type ScanFile, type ScanProblem, scanTree } from '../../src/file/index.js';
 import { defaultPools } from '../../src/file/pools.js';
+import { xorshift32 } from '../../src/internal/xorshift.js';
 import { openFds, patternBytes, runAsNobody, tempDir, writeFile } from '../helpers/files.js';
 
 const code = (expected: string) => (error: unknown) => {
@@ -37,15 +38,8 @@ function windowsInUse(): number {
  */
 function makeTree(root: string, fileCount: number): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
-  let state = 12345;
-  const random = (): number => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 2 ** 32;
-  };
+  const nextState = xorshift32(12345);
+  const random = (): number => nextState() / 2 ** 32;
   mkdirSync(root, { recursive: true });
   const directories = [root];
   for (let index = 0; index < fileCount; index++) {

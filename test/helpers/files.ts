@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { xorshift32 } from '../../src/internal/xorshift.js';
 
 /** A fresh temp directory, removed by the returned cleanup. */
 export function tempDir(prefix = 'sluice-test-'): { dir: string; cleanup: () => void } {
@@ -12,15 +13,8 @@ export function tempDir(prefix = 'sluice-test-'): { dir: string; cleanup: () => 
 /** Deterministic bytes (xorshift32) so failures reproduce. */
 export function patternBytes(size: number, seed = 1): Buffer {
   const bytes = Buffer.allocUnsafe(size);
-  let state = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    bytes[i] = state & 0xff;
-  }
+  const next = xorshift32(seed >>> 0 || 1);
+  for (let i = 0; i < size; i++) bytes[i] = next() & 0xff;
   return bytes;
 }
 

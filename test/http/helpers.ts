@@ -4,6 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { xorshift32 } from '../../src/internal/xorshift.js';
 
 /** A temp dir removed by the returned function. */
 export function tempDir(prefix = 'sluice-http-'): { dir: string; remove(): void } {
@@ -14,15 +15,8 @@ export function tempDir(prefix = 'sluice-http-'): { dir: string; remove(): void 
 /** Deterministic bytes (xorshift32) of `size`. */
 export function patternBytes(size: number, seed = 7): Buffer {
   const bytes = Buffer.allocUnsafe(Math.ceil(size / 4) * 4);
-  let state = seed >>> 0 || 1;
-  for (let offset = 0; offset < bytes.length; offset += 4) {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    bytes.writeUInt32LE(state, offset);
-  }
+  const next = xorshift32(seed >>> 0 || 1);
+  for (let offset = 0; offset < bytes.length; offset += 4) bytes.writeUInt32LE(next(), offset);
   return bytes.subarray(0, size);
 }
 

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import { SluiceError } from '../../src/errors.js';
+import { xorshift32 } from '../../src/internal/xorshift.js';
 import type { WalOptions } from '../../src/log/index.js';
 
 /** A fresh directory under the OS temp dir; remove it with `removeDir`. */
@@ -40,15 +41,7 @@ export const codeOf =
  * derived from the LSN, so a record can be checked without remembering what was written.
  */
 export function expectedRecord(lsn: number): Buffer {
-  let state = (lsn * 2654435761) >>> 0 || 1;
-  const next = (): number => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state;
-  };
+  const next = xorshift32((lsn * 2654435761) >>> 0 || 1);
   const length = next() % 300;
   const bytes = Buffer.allocUnsafe(length);
   for (let index = 0; index < length; index++) bytes[index] = next() & 0xff;

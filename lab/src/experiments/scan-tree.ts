@@ -12,7 +12,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { dataDir } from '../harness/data.js';
+import { dataDir, xorshift32 } from '../harness/data.js';
 
 export const NEEDLE = 'zqzqzqzqzq';
 
@@ -242,15 +242,8 @@ const TOKENS = [
 
 /** xorshift32, uniform in [0, 1). */
 function makeRandom(seed: number): () => number {
-  let state = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 2 ** 32;
-  };
+  const next = xorshift32(seed >>> 0 || 0x9e3779b9);
+  return () => next() / 2 ** 32;
 }
 
 function pick<T>(random: () => number, weighted: ReadonlyArray<readonly [T, number]>): T {

@@ -18,16 +18,25 @@ export function dataDir(): string {
  */
 export function randomBlock(size: number, seed: number): Buffer {
   const block = Buffer.allocUnsafe(size + ((4 - (size % 4)) % 4));
-  let state = seed >>> 0 || 0x9e3779b9;
-  for (let offset = 0; offset < block.length; offset += 4) {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    block.writeUInt32LE(state, offset);
-  }
+  const next = xorshift32(seed >>> 0 || 0x9e3779b9);
+  for (let offset = 0; offset < block.length; offset += 4) block.writeUInt32LE(next(), offset);
   return block.subarray(0, size);
+}
+
+/**
+ * xorshift32 (Marsaglia 2003): the generator behind every piece of lab data (the library has its
+ * own for its sample data; the lab sees only the library's public exports). `state`: a non-zero uint32.
+ */
+export function xorshift32(state: number): () => number {
+  let current = state >>> 0;
+  return () => {
+    current ^= current << 13;
+    current >>>= 0;
+    current ^= current >>> 17;
+    current ^= current << 5;
+    current >>>= 0;
+    return current;
+  };
 }
 
 /**
