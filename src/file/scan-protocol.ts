@@ -8,10 +8,16 @@ export interface BatchRequest {
   maxFileBytes: number;
   /** Index of the shared slab (in the worker's `workerData`) to fill: the files' bytes, one after the other. */
   slab: number;
+  /**
+   * Bytes the batch may read into buffers of their own (transferred with the reply) when a file
+   * does not fit in what is left of the slab; past this, such files are deferred too.
+   */
+  overflowBytes: number;
 }
 
 export type FileOutcome =
-  | { kind: 'read'; offset: number; size: number; stats: FileStats }
+  /** In the slab at `offset`, or (when it did not fit) the whole of `own`, transferred. */
+  | { kind: 'read'; offset: number; size: number; stats: FileStats; own?: ArrayBuffer }
   | { kind: 'defer'; size: number }
   | { kind: 'not-a-file'; directory: boolean }
   | { kind: 'shrank'; size: number; at: number }

@@ -50,20 +50,20 @@ export class ScanWorkers {
   }
 
   /** Sends a batch; returns its id. Call only when `ready`. */
-  send(paths: string[], maxFileBytes: number): number {
+  send(paths: string[], maxFileBytes: number, overflowBytes: number): number {
     const thread = this.#pick()!;
     const slab = this.#free.pop()!;
     const id = this.#nextId++;
-    const request: BatchRequest = { id, paths, maxFileBytes, slab };
+    const request: BatchRequest = { id, paths, maxFileBytes, slab, overflowBytes };
     thread.outstanding++;
     this.#inFlight++;
     thread.worker.postMessage(request);
     return id;
   }
 
-  /** The bytes of a file read into slab `slab` (a view: no copy). */
-  window(slab: number, offset: number, size: number): Buffer {
-    return Buffer.from(this.#slabs[slab]!, offset, size);
+  /** The bytes of a file read by a worker: a view of slab `slab`, or of the buffer it read into of its own. */
+  window(slab: number, outcome: { offset: number; size: number; own?: ArrayBuffer }): Buffer {
+    return Buffer.from(outcome.own ?? this.#slabs[slab]!, outcome.offset, outcome.size);
   }
 
   /** Returns a slab once every window in it is released. */

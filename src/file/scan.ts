@@ -24,6 +24,7 @@ import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
 import { availableParallelism } from 'node:os';
 import nodePath from 'node:path';
+import { POISON_BYTE } from '../buffers/pool.js';
 import {
   AbortError,
   FileShrankError,
@@ -33,14 +34,14 @@ import {
   SluiceError,
   SymlinkLoopError,
 } from '../errors.js';
+import { debugEnabled } from '../internal/debug.js';
 import { Fifo } from '../internal/fifo.js';
 import { fromOsError, kindOf } from './os-errors.js';
-import { SYNC_MAX_BYTES } from './planner.js';
 import { openReader } from './reader.js';
 import { ResidentReader } from './resident-reader.js';
 import type { BatchOutcome } from './scan-protocol.js';
-import { SCAN_BATCH_FILES, ScanWorkers } from './scan-workers.js';
-import type { ManagedReader, OpenReaderOptions } from './types.js';
+import { SCAN_BATCH_FILES, SCAN_SLAB_BYTES, ScanWorkers } from './scan-workers.js';
+import type { FileStats, ManagedReader, OpenReaderOptions } from './types.js';
 
 /** Upper bound for `concurrency`: each visit holds a file descriptor (the machine limit is often 1024-20000). */
 export const MAX_SCAN_CONCURRENCY = 4096;
@@ -49,8 +50,13 @@ export const MAX_SCAN_CONCURRENCY = 4096;
  * default) beside the opens.
  */
 const DIRECTORY_CONCURRENCY = 4;
-/** Files up to this size are read whole by a worker (the planner reads them in one `readSync` too). */
-const SMALL_FILE_BYTES = SYNC_MAX_BYTES;
+/**
+ * Files up to this size are read whole by a worker thread. Larger ones (rare in a source tree: in
+ * the `scan` experiment's kernel-shaped tree, 207 of 70,000 files exceed 256 KiB, none 4 MiB) get a
+ * managed reader on the main thread: several threadpool trips each, which at `concurrency: 1`
+ * stalled the pipeline (deferring everything over 256 KiB cost ~250 ms of 950).
+ */
+const WHOLE_FILE_BYTES = SCAN_SLAB_BYTES;
 /** Worker threads by default: at most `concurrency`, the cores, and 4 (one file open each). */
 const DEFAULT_MAX_WORKERS = Math.max(1, Math.min(4, availableParallelism()));
 
@@ -66,10 +72,10 @@ export interface ScanOptions {
   /** Called as each problem is found (it is also in the summary). */
   onProblem?: (problem: ScanProblem) => void;
   /**
-   * Worker threads that read small files (up to 256 KiB) whole, 32 per hand-off, so the main
-   * thread pays one message per batch instead of three threadpool trips (open, fstat, close) per
-   * file. Default: `min(concurrency, cores, 4)`; 0 opens every file with `openReader`. Each holds
-   * at most one file open, besides the `concurrency` files being visited.
+   * Worker threads that read files of up to 4 MiB whole, 128 per hand-off, so the main thread pays
+   * one message per batch instead of three threadpool trips (open, fstat, close) per file.
+   * Default: `min(concurrency, cores, 4)`; 0 opens every file with `openReader`. Each holds at most
+   * one file open, besides the `concurrency` files being visited.
    */
   workers?: number;
   /** Passed to `openReader` for each file read on the main thread. */
@@ -84,16 +90,31 @@ export interface ScanEntry {
   isDirectory: boolean;
 }
 
-/** What the visitor gets: an open reader on the file, closed by `scanTree` when the visit ends. */
+/** What the visitor gets: the file's bytes or an open reader on them, both ended by `scanTree` when the visit ends. */
 export interface ScanFile {
-  path: string;
-  relativePath: string;
+  readonly path: string;
+  readonly relativePath: string;
   /** The file's size when opened. */
-  size: number;
-  reader: ManagedReader;
+  readonly size: number;
+  /**
+   * The whole file, when a worker thread read it at once (files up to 4 MiB: nearly every file of a
+   * source tree). Valid until the visit settles (then undefined here, and the memory is reused;
+   * poisoned with 0xDE under `SLUICE_DEBUG=1`): copy what must outlive it. Undefined for larger
+   * files, and with `workers: 0`: read those through `reader`.
+   */
+  readonly contents: Buffer | undefined;
+  /**
+   * A reader on the file, closed by `scanTree` when the visit ends. For a file in `contents` it is
+   * made on first use and has that buffer as its one window.
+   */
+  readonly reader: ManagedReader;
 }
 
-/** May return a promise: the file stays open (and counts against `concurrency`) until it settles. */
+/**
+ * May return a promise: the file stays open (and counts against `concurrency`) until it settles. A
+ * visitor that returns anything else has finished with the file when it returns: reading
+ * `contents` synchronously costs no promise per file, the fastest way through many small files.
+ */
 export type ScanVisitor = (file: ScanFile) => unknown;
 
 /** An entry that could not be scanned. Never fatal; the scan goes on. */
@@ -200,6 +221,8 @@ class Scan {
   readonly #filter: ScanOptions['filter'];
   readonly #onProblem: ScanOptions['onProblem'];
   readonly #readerOptions: OpenReaderOptions;
+  /** `SLUICE_DEBUG=1` when the scan started (read once: the environment is slow to read per file). */
+  readonly #debug = debugEnabled();
   readonly #signal: AbortSignal | undefined;
   /** Aborted on the caller's abort or a fatal error: readers in flight stop. */
   readonly #stopper = new AbortController();
@@ -291,6 +314,8 @@ class Scan {
       } else {
         this.#dispatchBatches(this.#workers);
         this.#visitBatches(this.#workers);
+        // Synchronous visits may have given slabs back just now, with no event left to come.
+        this.#dispatchBatches(this.#workers);
       }
       // List ahead: the steps nearest the top first, within the queue's room.
       for (
@@ -315,14 +340,15 @@ class Scan {
     if (idle && (this.#fatal !== undefined || drained)) this.#settle();
   }
 
-  /** Hands queued files to the worker threads, up to 32 per message, while slabs are free. */
+  /** Hands queued files to the worker threads, up to `SCAN_BATCH_FILES` per message, while slabs are free. */
   #dispatchBatches(workers: ScanWorkers): void {
     while (this.#files.length > 0 && workers.ready) {
       const files: Pending[] = [];
       while (files.length < SCAN_BATCH_FILES && this.#files.length > 0) files.push(this.#files.shift()!);
       const id = workers.send(
         files.map((file) => file.path),
-        SMALL_FILE_BYTES,
+        WHOLE_FILE_BYTES,
+        SCAN_SLAB_BYTES,
       );
       this.#batches.push({ id, files, outcome: undefined, cursor: 0, visits: 0, released: false });
     }
@@ -333,7 +359,8 @@ class Scan {
    * within `concurrency`; a batch's slab goes back once every visit of it has settled.
    */
   #visitBatches(workers: ScanWorkers): void {
-    while (this.#visiting < this.#concurrency && this.#batches.length > 0) {
+    // A visit may fail the scan (the visitor throwing): nothing more starts then.
+    while (this.#fatal === undefined && this.#visiting < this.#concurrency && this.#batches.length > 0) {
       const batch = this.#batches[0]!;
       const outcome = batch.outcome;
       if (outcome === undefined) return;
@@ -346,19 +373,13 @@ class Scan {
       const result = outcome.outcomes[batch.cursor]!;
       batch.cursor++;
       switch (result.kind) {
-        case 'read': {
-          const window = workers.window(outcome.slab, result.offset, result.size);
-          batch.visits++;
-          this.#startVisit(
-            file,
-            new ResidentReader(file.path, window, result.stats, this.#stopper.signal),
-            () => {
-              batch.visits--;
-              this.#releaseIfDone(workers, batch);
-            },
+        case 'read':
+          this.#visitResident(
+            new ResidentFile(file, workers.window(outcome.slab, result), result.stats, this.#stopper.signal),
+            workers,
+            batch,
           );
           break;
-        }
         case 'defer':
           this.#startVisit(file);
           break;
@@ -385,11 +406,49 @@ class Scan {
     workers.release(batch.outcome!.slab);
   }
 
-  #startVisit(file: Pending, resident?: ResidentReader, settled?: () => void): void {
+  /**
+   * Visits a file a worker read whole. A visitor that returns no promise is done when it returns:
+   * no promise, no reader (unless it asked for one), no turn of the event loop per file.
+   */
+  #visitResident(file: ResidentFile, workers: ScanWorkers, batch: Batch): void {
+    let result: unknown;
+    try {
+      result = this.#visit(file);
+    } catch (error) {
+      file.end(this.#debug);
+      this.#entryError(file, error);
+      return;
+    }
+    if (!isPromiseLike(result)) {
+      file.end(this.#debug);
+      this.#visited(file.size);
+      return;
+    }
     this.#visiting++;
-    void this.#visitFile(file, resident).finally(() => {
+    batch.visits++;
+    Promise.resolve(result)
+      .then(
+        () => this.#visited(file.size),
+        (error: unknown) => this.#entryError(file, error),
+      )
+      .finally(() => {
+        file.end(this.#debug);
+        this.#visiting--;
+        batch.visits--;
+        this.#releaseIfDone(workers, batch);
+        this.#pump();
+      });
+  }
+
+  #visited(size: number): void {
+    this.#summary.files++;
+    this.#summary.bytes += size;
+  }
+
+  #startVisit(file: Pending): void {
+    this.#visiting++;
+    void this.#visitFile(file).finally(() => {
       this.#visiting--;
-      settled?.();
       this.#pump();
     });
   }
@@ -478,18 +537,25 @@ class Scan {
     }
   }
 
-  async #visitFile(file: Pending, resident?: ResidentReader): Promise<void> {
+  /** Visits a file through a managed reader opened here (too large for a worker, or `workers: 0`). */
+  async #visitFile(file: Pending): Promise<void> {
     let reader: ManagedReader;
     try {
-      reader = resident ?? (await openReader(file.path, this.#readerOptions));
+      reader = await openReader(file.path, this.#readerOptions);
     } catch (error) {
       this.#entryError(file, error);
       return;
     }
     try {
-      await this.#visit({ path: file.path, relativePath: file.relativePath, size: reader.size, reader });
-      this.#summary.files++;
-      this.#summary.bytes += reader.size;
+      const scanFile: ScanFile = {
+        path: file.path,
+        relativePath: file.relativePath,
+        size: reader.size,
+        contents: undefined,
+        reader,
+      };
+      await this.#visit(scanFile);
+      this.#visited(reader.size);
     } catch (error) {
       this.#entryError(file, error);
     } finally {
@@ -521,6 +587,62 @@ class Scan {
     this.#stopper.abort(error);
     this.#pump();
   }
+}
+
+/**
+ * The `ScanFile` of a file a worker read whole into a slab. Its reader is made only if the visitor
+ * asks for it; `end()` (once the visit settled) closes it and lets go of the slab's bytes.
+ */
+class ResidentFile implements ScanFile {
+  readonly path: string;
+  readonly relativePath: string;
+  readonly size: number;
+  readonly #stats: FileStats;
+  readonly #signal: AbortSignal;
+  #contents: Buffer | undefined;
+  #reader: ResidentReader | undefined;
+
+  constructor(file: Pending, contents: Buffer, stats: FileStats, signal: AbortSignal) {
+    this.path = file.path;
+    this.relativePath = file.relativePath;
+    this.size = contents.length;
+    this.#contents = contents;
+    this.#stats = stats;
+    this.#signal = signal;
+  }
+
+  get contents(): Buffer | undefined {
+    return this.#contents;
+  }
+
+  get reader(): ManagedReader {
+    if (this.#reader === undefined) {
+      // After the visit the bytes are gone: a reader made then is closed (next() rejects).
+      this.#reader = new ResidentReader(this.path, this.#contents ?? EMPTY, this.#stats, this.#signal);
+      if (this.#contents === undefined) void this.#reader.close();
+    }
+    return this.#reader;
+  }
+
+  /** The visit settled: the slab's bytes may be reused from now on (poisoned first under debug). */
+  end(poison: boolean): void {
+    const contents = this.#contents;
+    if (contents === undefined) return;
+    this.#contents = undefined;
+    void this.#reader?.close();
+    // As the pool's released slabs: a view kept past the visit reads 0xDE.
+    if (poison) contents.fill(POISON_BYTE);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 function listDirectory(path: string): Promise<fs.Dirent[]> {

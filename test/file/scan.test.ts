@@ -303,6 +303,106 @@ describe('scanTree', () => {
     );
   });
 
+  test('files read whole by a worker come in `contents`; a synchronous visitor needs no reader', async () => {
+    const root = path.join(dir, 'tree');
+    const kept: ScanFile[] = [];
+    let whole = 0;
+    const summary = await scanTree(root, (file) => {
+      kept.push(file);
+      const want = expected.get(file.path)!;
+      if (file.contents === undefined) return readWhole(file).then((bytes) => assert.ok(want.equals(bytes)));
+      whole++;
+      assert.equal(file.contents.length, file.size);
+      assert.ok(want.equals(file.contents), `wrong contents for ${file.path}`);
+    });
+    assert.equal(summary.files, expected.size);
+    // every file of this tree is under 4 MiB: all read whole
+    assert.equal(whole, expected.size);
+    assert.ok(
+      kept.every((file) => file.contents === undefined),
+      'contents are gone once the visit settled',
+    );
+    await assert.rejects(kept[0]!.reader.next(), code('SLUICE_ERR_READER_CLOSED'));
+    const viaReaders: Array<Buffer | undefined> = [];
+    await scanTree(root, (file) => void viaReaders.push(file.contents), { workers: 0, concurrency: 4 });
+    assert.ok(viaReaders.length === expected.size && viaReaders.every((contents) => contents === undefined));
+  });
+
+  test('a file that does not fit in the slab gets a buffer of its own, within a budget; past it, a reader', async () => {
+    const root = path.join(dir, 'big');
+    mkdirSync(root);
+    const MiB = 1024 * 1024;
+    const sizes: Record<string, number> = {
+      'a.bin': 3 * MiB,
+      'b.bin': 3 * MiB,
+      'c.bin': 3 * MiB,
+      'd.bin': 5 * MiB,
+    };
+    const bytes = new Map<string, Buffer>();
+    for (const [name, size] of Object.entries(sizes)) {
+      bytes.set(name, patternBytes(size, size + name.charCodeAt(0)));
+      writeFile(root, name, bytes.get(name)!);
+    }
+    const fdsBefore = openFds();
+    const how = new Map<string, string>();
+    const summary = await scanTree(
+      root,
+      async (file) => {
+        how.set(file.relativePath, file.contents === undefined ? file.reader.strategy : 'contents');
+        const got = file.contents === undefined ? await readWhole(file) : file.contents;
+        assert.ok(bytes.get(file.relativePath)!.equals(got), `wrong bytes for ${file.relativePath}`);
+      },
+      { concurrency: 1, workers: 1 },
+    );
+    assert.equal(summary.files, 4);
+    // a: the 4 MiB slab; b: its own buffer (4 MiB budget); c: neither has room left; d: over 4 MiB
+    assert.equal(how.get('a.bin'), 'contents');
+    assert.equal(how.get('b.bin'), 'contents');
+    assert.notEqual(how.get('c.bin'), 'contents');
+    assert.notEqual(how.get('d.bin'), 'contents');
+    assert.equal(openFds(), fdsBefore);
+    assert.equal(windowsInUse(), 0);
+  });
+
+  test('contents kept past the visit read as 0xDE under SLUICE_DEBUG=1', async () => {
+    const root = path.join(dir, 'debug');
+    mkdirSync(root);
+    writeFile(root, 'one.txt', patternBytes(1000, 1));
+    writeFile(root, 'two.txt', patternBytes(2000, 2));
+    const kept: Buffer[] = [];
+    const before = process.env.SLUICE_DEBUG;
+    process.env.SLUICE_DEBUG = '1';
+    try {
+      await scanTree(root, (file) => void kept.push(file.contents!));
+    } finally {
+      if (before === undefined) delete process.env.SLUICE_DEBUG;
+      else process.env.SLUICE_DEBUG = before;
+    }
+    assert.deepEqual(
+      kept.map((contents) => contents.length),
+      [1000, 2000],
+    );
+    for (const contents of kept) assert.ok(contents.every((byte) => byte === 0xde));
+  });
+
+  test('a synchronous visitor that throws stops the scan; scanTree rejects with its error', async () => {
+    const fdsBefore = openFds();
+    const bug = new Error('sync visitor bug');
+    let visits = 0;
+    await assert.rejects(
+      scanTree(
+        path.join(dir, 'tree'),
+        () => {
+          if (++visits === 50) throw bug;
+        },
+        { concurrency: 2 },
+      ),
+      (error) => error === bug,
+    );
+    assert.equal(visits, 50, 'no visit after the one that threw');
+    assert.equal(openFds(), fdsBefore);
+  });
+
   test('a visitor that throws stops the scan, and scanTree rejects with its error once all is closed', async () => {
     const fdsBefore = openFds();
     const bug = new Error('visitor bug');

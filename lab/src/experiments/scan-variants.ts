@@ -7,8 +7,9 @@
  *   reading its share of the files (the walk, done first on the main thread, included in the time).
  * - `fs-promises`: an async walk (`fs.promises.readdir`) feeding N concurrent loops of
  *   `fs.promises.readFile` (for the large file: N `FileHandle.read` loops over ranges).
- * - `sluice`: `scanTree(root, visit, { concurrency: N })`, the visitor searching each window (for
- *   the large file: N `openReader` ranges).
+ * - `sluice`: `scanTree(root, visit, { concurrency: N })`, the visitor searching `file.contents`
+ *   synchronously when a worker read the file whole, else each window of its reader (for the large
+ *   file: N `openReader` ranges).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -191,11 +192,19 @@ async function sluiceTree(args: ScanCaseArgs): Promise<Tally> {
   let matches = 0;
   const summary = await scanTree(
     args.target,
-    async (file) => {
+    (file) => {
       const search = idle.pop() ?? new NeedleSearch(args.needle);
       search.begin();
-      for await (const window of file.reader) search.feed(window);
-      idle.push(search);
+      // a small file, read whole by a worker thread: searched now, no promise
+      if (file.contents !== undefined) {
+        search.feed(file.contents);
+        idle.push(search);
+        return;
+      }
+      return (async () => {
+        for await (const window of file.reader) search.feed(window);
+        idle.push(search);
+      })();
     },
     { concurrency: args.readers },
   );
