@@ -7,9 +7,12 @@ export {
   type ScanFile,
   type ScanOptions,
   type ScanProblem,
+  type ScanResultFile,
   type ScanSummary,
   type ScanVisitor,
+  type ScanWorkerVisitor,
   scanTree,
+  type WorkerScanFile,
 } from './scan.js';
 export { MAX_READ_WORKERS, terminateIdleReadWorkers } from './sources/worker.js';
 export type { FileStats, ManagedReader, OpenReaderOptions, Strategy } from './types.js';

@@ -1,7 +1,21 @@
 /** Messages between `scanTree` and its worker threads (`scan-worker.ts`). */
 import type { FileStats } from './types.js';
 
-export interface BatchRequest {
+/** What a worker thread is started with. */
+export interface ScanWorkerData {
+  /** The slabs small files are read into (for visits on the main thread). */
+  slabs: SharedArrayBuffer[];
+  /** The scan's root: a path's `relativePath` is what follows it and one separator. */
+  root: string;
+  /** One Int32: set to 1 when the scan fails or is aborted; threads stop between files. */
+  stop: SharedArrayBuffer;
+  /** Set when the visits run on the worker threads (`ScanWorkerVisitor`). */
+  visitor?: { module: string; export: string; data: unknown };
+}
+
+/** Read these files into a slab; the main thread visits them. */
+export interface ReadRequest {
+  kind: 'read';
   id: number;
   paths: string[];
   /** Files larger than this are deferred to a managed reader on the main thread. */
@@ -15,17 +29,43 @@ export interface BatchRequest {
   overflowBytes: number;
 }
 
+/** Read and visit these files on the worker thread (with the visitor module of `ScanWorkerData`). */
+export interface VisitRequest {
+  kind: 'visit';
+  id: number;
+  paths: string[];
+}
+
+export type WorkerRequest = ReadRequest | VisitRequest;
+
+/** An OS error, as its code and message (an `Error` loses its `code` crossing threads). */
+export interface OsFailure {
+  code: string;
+  message: string;
+}
+
+/** A file that could not be read (or visited): a problem entry of the summary. */
+export type FileFailure =
+  | { kind: 'not-a-file'; directory: boolean }
+  | { kind: 'shrank'; size: number; at: number }
+  | ({ kind: 'error' } & OsFailure);
+
 export type FileOutcome =
   /** In the slab at `offset`, or (when it did not fit) the whole of `own`, transferred. */
   | { kind: 'read'; offset: number; size: number; stats: FileStats; own?: ArrayBuffer }
+  /** Too large to read whole here: the main thread opens a managed reader. */
   | { kind: 'defer'; size: number }
-  | { kind: 'not-a-file'; directory: boolean }
-  | { kind: 'shrank'; size: number; at: number }
-  | { kind: 'error'; code: string; message: string };
+  | FileFailure;
 
-export interface BatchOutcome {
-  id: number;
-  /** One per path, in order. */
-  outcomes: FileOutcome[];
-  slab: number;
-}
+export type VisitOutcome =
+  /** Visited; `result` is what the visitor returned (absent for undefined). */
+  { kind: 'visited'; size: number; result?: unknown } | FileFailure;
+
+export type WorkerReply =
+  | { kind: 'read'; id: number; outcomes: FileOutcome[]; slab: number }
+  | { kind: 'visit'; id: number; outcomes: VisitOutcome[] }
+  /**
+   * The visitor threw (or its module failed to load): the batch stops at `index`. `error` is the
+   * thrown value as structured clone carries it; `code` is its `code` property, which it drops.
+   */
+  | { kind: 'visitor-error'; id: number; index: number; error: unknown; code?: unknown; loading: boolean };

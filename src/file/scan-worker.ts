@@ -1,9 +1,13 @@
 /**
- * A `scanTree` worker thread: reads batches of small files synchronously (open, fstat, read, close)
- * into a shared slab it is lent, and gives the slab back with one message per batch (a message
- * carries paths and outcomes only; transferring a 2 MiB ArrayBuffer each way cost ~100 us). Seed 003: "querying
- * N files necessarily results in O(N) syscalls" but need not cost O(N) thread hand-offs; one
- * message carries up to `SCAN_BATCH_FILES` files.
+ * A `scanTree` worker thread: reads batches of files synchronously (open, fstat, read, close) and
+ * answers with one message per batch. Seed 003: "querying N files necessarily results in O(N)
+ * syscalls" but need not cost O(N) thread hand-offs; one message carries up to `SCAN_BATCH_FILES`.
+ * - `read` batches (visits on the main thread): into a shared slab it is lent, given back with the
+ *   reply (a message carries paths and outcomes only; transferring a 2 MiB ArrayBuffer each way
+ *   cost ~100 us);
+ * - `visit` batches (a `ScanWorkerVisitor`): each file is read into this thread's own buffer and
+ *   visited here, by the visitor module loaded once per thread; only outcomes and results go back.
+ *   Batches are handled one after the other, each visit awaited before the next file is opened.
  *
  * Invariants: one file open at a time, closed before the next is opened (even on errors); the slab
  * is only written before the reply is sent; a file is read whole only if it is at most
@@ -11,8 +15,20 @@
  * its own, transferred with the reply), so a batch holds at most one slab plus that budget.
  */
 import fs from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { BatchOutcome, BatchRequest, FileOutcome } from './scan-protocol.js';
+import type {
+  FileFailure,
+  FileOutcome,
+  ReadRequest,
+  ScanWorkerData,
+  VisitOutcome,
+  VisitRequest,
+  WorkerReply,
+  WorkerRequest,
+} from './scan-protocol.js';
+import type { FileStats } from './types.js';
 
 /** Where a file's bytes may go: the slab's free room, else a buffer of its own within a budget. */
 interface Room {
@@ -23,31 +39,59 @@ interface Room {
   overflow: number;
 }
 
-function readOne(path: string, room: Room, maxBytes: number): FileOutcome {
+/** Opens `path` and checks it is a regular file; the caller closes the fd. */
+function openRegular(path: string): { fd: number; stats: FileStats } | FileFailure {
   let fd: number;
   try {
     fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
-    return { kind: 'error', code: code ?? 'EIO', message };
+    return osFailure(error);
   }
   try {
     const stats = fs.fstatSync(fd);
-    if (!stats.isFile()) return { kind: 'not-a-file', directory: stats.isDirectory() };
+    if (stats.isFile()) {
+      return {
+        fd,
+        stats: { size: stats.size, mtimeMs: stats.mtimeMs, dev: stats.dev, ino: stats.ino, mode: stats.mode },
+      };
+    }
+    fs.closeSync(fd);
+    return { kind: 'not-a-file', directory: stats.isDirectory() };
+  } catch (error) {
+    fs.closeSync(fd);
+    return osFailure(error);
+  }
+}
+
+function osFailure(error: unknown): FileFailure {
+  const { code, message } = error as NodeJS.ErrnoException;
+  return { kind: 'error', code: code ?? 'EIO', message };
+}
+
+/** Reads `length` bytes at file offset `position` into `target` at `offset`; returns how many it got (less: EOF). */
+function readFully(fd: number, target: Uint8Array, offset: number, length: number, position: number): number {
+  let filled = 0;
+  while (filled < length) {
+    const bytes = fs.readSync(fd, target, offset + filled, length - filled, position + filled);
+    if (bytes === 0) break;
+    filled += bytes;
+  }
+  return filled;
+}
+
+function readOne(path: string, room: Room, maxBytes: number): FileOutcome {
+  const opened = openRegular(path);
+  if ('kind' in opened) return opened;
+  const { fd, stats } = opened;
+  try {
     const size = stats.size;
     const inSlab = size <= room.slab.length - room.offset;
     // Too large to read whole, or no room left: the main thread opens a managed reader.
     if (size > maxBytes || (!inSlab && size > room.overflow)) return { kind: 'defer', size };
     // Not zero-filled: every byte is read over below, or the outcome is `shrank` and it is dropped.
     const own = inSlab ? undefined : Buffer.allocUnsafeSlow(size);
-    const target = own ?? room.slab;
     const base = own === undefined ? room.offset : 0;
-    let filled = 0;
-    while (filled < size) {
-      const bytes = fs.readSync(fd, target, base + filled, size - filled, filled);
-      if (bytes === 0) break;
-      filled += bytes;
-    }
+    const filled = readFully(fd, own ?? room.slab, base, size, 0);
     // Bytes appended after the fstat are not read: the file is taken at its size when opened.
     if (filled < size) return { kind: 'shrank', size, at: filled };
     if (own === undefined) room.offset += size;
@@ -56,30 +100,227 @@ function readOne(path: string, room: Room, maxBytes: number): FileOutcome {
       kind: 'read',
       offset: base,
       size,
-      stats: { size, mtimeMs: stats.mtimeMs, dev: stats.dev, ino: stats.ino, mode: stats.mode },
+      stats,
       // allocUnsafeSlow: an ArrayBuffer of its own (not the shared pool's), so it can be transferred
       ...(own === undefined ? {} : { own: own.buffer as ArrayBuffer }),
     };
   } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
-    return { kind: 'error', code: code ?? 'EIO', message };
+    return osFailure(error);
   } finally {
     fs.closeSync(fd);
   }
 }
 
+const data = workerData as ScanWorkerData;
+/** Set by the main thread when the scan failed or was aborted: batches end after the file at hand. */
+const stop = new Int32Array(data.stop);
+const stopped = (): boolean => Atomics.load(stop, 0) !== 0;
 /** The slabs, shared with the main thread: a slab is written only while the main thread lends it. */
-const slabs = (workerData as { slabs: SharedArrayBuffer[] }).slabs.map((slab) => new Uint8Array(slab));
+const slabs = data.slabs.map((slab) => new Uint8Array(slab));
 
-parentPort!.on('message', (request: BatchRequest) => {
+function readBatch(request: ReadRequest): void {
   const room: Room = { slab: slabs[request.slab]!, offset: 0, overflow: request.overflowBytes };
   const outcomes: FileOutcome[] = [];
   const transfer: ArrayBuffer[] = [];
   for (const path of request.paths) {
+    if (stopped()) break; // the reply is dropped: the scan has failed
     const outcome = readOne(path, room, request.maxFileBytes);
     if (outcome.kind === 'read' && outcome.own !== undefined) transfer.push(outcome.own);
     outcomes.push(outcome);
   }
-  const reply: BatchOutcome = { id: request.id, outcomes, slab: request.slab };
+  const reply: WorkerReply = { kind: 'read', id: request.id, outcomes, slab: request.slab };
   parentPort!.postMessage(reply, transfer);
+}
+
+// ---- visits on this thread ----
+
+/** Bytes of this thread's buffer: a file up to this size is read whole, a larger one in windows this large. */
+export const VISIT_BUFFER_BYTES = 4 * 1024 * 1024;
+
+type WorkerVisit = (file: WorkerFile, data: unknown) => unknown;
+
+/** Thrown inside `windows()` when the file ended early; reported as `shrank`, not as the visitor's error. */
+class Shrank {
+  constructor(
+    readonly size: number,
+    readonly at: number,
+  ) {}
+}
+
+/** The visitor module's function, loaded once (and only in visit mode). */
+let visitor: Promise<WorkerVisit> | undefined;
+
+function loadVisitor(spec: NonNullable<ScanWorkerData['visitor']>): Promise<WorkerVisit> {
+  const url = isAbsolute(spec.module) ? pathToFileURL(spec.module).href : spec.module;
+  return import(url).then((module: Record<string, unknown>) => {
+    const visit = module[spec.export];
+    if (typeof visit !== 'function') {
+      throw new TypeError(`${spec.module} has no function export \`${spec.export}\` (got ${typeof visit})`);
+    }
+    return visit as WorkerVisit;
+  });
+}
+
+/** This thread's buffer for visits: one file (or window) at a time. */
+let visitBuffer: Buffer | undefined;
+
+/** What a visit on a worker thread gets (`WorkerScanFile`). */
+class WorkerFile {
+  readonly path: string;
+  readonly relativePath: string;
+  readonly size: number;
+  readonly stats: FileStats;
+  #contents: Buffer | undefined;
+  readonly #fd: number;
+
+  constructor(path: string, fd: number, stats: FileStats, contents: Buffer | undefined) {
+    this.path = path;
+    this.relativePath = path.slice(data.root.length + 1);
+    this.size = stats.size;
+    this.stats = stats;
+    this.#fd = fd;
+    this.#contents = contents;
+  }
+
+  get contents(): Buffer | undefined {
+    return this.#contents;
+  }
+
+  *windows(): Generator<Buffer, void, undefined> {
+    if (this.#contents !== undefined) {
+      if (this.#contents.length > 0) yield this.#contents;
+      return;
+    }
+    const buffer = visitBuffer!;
+    for (let position = 0; position < this.size; ) {
+      const length = Math.min(buffer.length, this.size - position);
+      const filled = readFully(this.#fd, buffer, 0, length, position);
+      if (filled < length) throw new Shrank(this.size, position + filled);
+      position += filled;
+      yield buffer.subarray(0, filled);
+    }
+  }
+
+  /** The visit settled: `contents` is gone (the buffer is reused for the next file). */
+  end(): void {
+    this.#contents = undefined;
+  }
+}
+
+async function visitBatch(request: VisitRequest): Promise<void> {
+  let visit: WorkerVisit;
+  try {
+    visit = await visitor!;
+  } catch (error) {
+    reply({ kind: 'visitor-error', id: request.id, index: 0, error, code: codeOf(error), loading: true });
+    return;
+  }
+  visitBuffer ??= Buffer.allocUnsafeSlow(VISIT_BUFFER_BYTES);
+  const outcomes: VisitOutcome[] = [];
+  for (let index = 0; index < request.paths.length; index++) {
+    if (stopped()) break; // the reply is dropped: the scan has failed
+    const opened = openRegular(request.paths[index]!);
+    if ('kind' in opened) {
+      outcomes.push(opened);
+      continue;
+    }
+    const { fd, stats } = opened;
+    let file: WorkerFile | undefined;
+    try {
+      let contents: Buffer | undefined;
+      if (stats.size <= visitBuffer.length) {
+        const filled = readFully(fd, visitBuffer, 0, stats.size, 0);
+        // Bytes appended after the fstat are not read: the file is taken at its size when opened.
+        if (filled < stats.size) {
+          outcomes.push({ kind: 'shrank', size: stats.size, at: filled });
+          continue;
+        }
+        contents = visitBuffer.subarray(0, stats.size);
+      }
+      file = new WorkerFile(request.paths[index]!, fd, stats, contents);
+      let result = visit(file, data.visitor!.data);
+      if (isPromiseLike(result)) result = await result;
+      outcomes.push(
+        result === undefined
+          ? { kind: 'visited', size: stats.size }
+          : { kind: 'visited', size: stats.size, result },
+      );
+    } catch (error) {
+      if (error instanceof Shrank) {
+        outcomes.push({ kind: 'shrank', size: error.size, at: error.at });
+        continue;
+      }
+      if (file === undefined) {
+        outcomes.push(osFailure(error));
+        continue;
+      }
+      // The visitor's own error: fatal for the scan; the files after this one are not visited.
+      reply({ kind: 'visitor-error', id: request.id, index, error, code: codeOf(error), loading: false });
+      return;
+    } finally {
+      file?.end();
+      fs.closeSync(fd);
+    }
+  }
+  reply({ kind: 'visit', id: request.id, outcomes });
+}
+
+function reply(message: WorkerReply): void {
+  try {
+    parentPort!.postMessage(message);
+  } catch (cloneError) {
+    // Structured clone cannot copy it (a function, a symbol...): the scan still ends, with a clear error.
+    if (message.kind === 'visit') {
+      parentPort!.postMessage({
+        kind: 'visitor-error',
+        id: message.id,
+        index: message.outcomes.length,
+        error: new TypeError(
+          `a visit returned a value that cannot be sent to the main thread: ${String(cloneError)}`,
+        ),
+        loading: false,
+      } satisfies WorkerReply);
+    } else if (message.kind === 'visitor-error') {
+      parentPort!.postMessage({
+        ...message,
+        error: new Error(describeThrown(message.error)),
+      } satisfies WorkerReply);
+    } else {
+      throw cloneError;
+    }
+  }
+}
+
+function describeThrown(thrown: unknown): string {
+  if (thrown instanceof Error) return `${thrown.name}: ${thrown.message}`;
+  try {
+    return `thrown: ${String(thrown)}`;
+  } catch {
+    return 'thrown: a value that cannot be described';
+  }
+}
+
+function codeOf(error: unknown): unknown {
+  return typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+if (data.visitor !== undefined) {
+  visitor = loadVisitor(data.visitor);
+  // Reported with the first batch (as the scan's error), not as an unhandled rejection.
+  visitor.catch(() => {});
+}
+// Visit batches run one after the other: a visit may await, and the buffer is this thread's.
+let visits: Promise<void> = Promise.resolve();
+
+parentPort!.on('message', (request: WorkerRequest) => {
+  if (request.kind === 'read') readBatch(request);
+  else visits = visits.then(() => visitBatch(request));
 });

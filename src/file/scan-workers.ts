@@ -1,15 +1,17 @@
 /**
  * The worker threads of one `scanTree` call, and the slabs they fill. Bounded: `count` threads,
- * two slabs each (one being filled while the main thread visits the other's files).
+ * two batches out on each (for visits on the main thread, each batch holds a slab: one being filled
+ * while the main thread visits the other's files).
  */
 import { Worker } from 'node:worker_threads';
 import { ReadWorkerError } from '../errors.js';
-import type { BatchOutcome, BatchRequest } from './scan-protocol.js';
+import type { ReadRequest, ScanWorkerData, VisitRequest, WorkerReply } from './scan-protocol.js';
 
 /** Bytes per slab: a batch of small files (the kernel's median is ~6 KiB) fits many times over. */
 export const SCAN_SLAB_BYTES = 4 * 1024 * 1024;
 /** Files per batch: one message per 32 files amortizes the hand-off (~20-50 us) to ~1 us a file. */
 export const SCAN_BATCH_FILES = 128;
+/** Batches out on one thread at once (so also its slabs, when the main thread visits). */
 const SLABS_PER_WORKER = 2;
 
 interface Thread {
@@ -23,20 +25,39 @@ export class ScanWorkers {
   /** Shared with every thread; a slab index is either free here or lent to exactly one batch. */
   readonly #slabs: SharedArrayBuffer[] = [];
   readonly #free: number[] = [];
-  readonly #onOutcome: (outcome: BatchOutcome) => void;
+  readonly #data: ScanWorkerData;
+  readonly #onReply: (reply: WorkerReply) => void;
   readonly #onFailure: (error: Error) => void;
   #nextId = 0;
   #inFlight = 0;
   #terminated = false;
 
-  constructor(count: number, onOutcome: (outcome: BatchOutcome) => void, onFailure: (error: Error) => void) {
+  /**
+   * `visitor` set: the visits run on the threads (no slabs); otherwise they read into slabs for
+   * the main thread.
+   */
+  constructor(
+    count: number,
+    root: string,
+    visitor: ScanWorkerData['visitor'],
+    onReply: (reply: WorkerReply) => void,
+    onFailure: (error: Error) => void,
+  ) {
     this.count = count;
-    this.#onOutcome = onOutcome;
+    this.#onReply = onReply;
     this.#onFailure = onFailure;
-    for (let index = 0; index < count * SLABS_PER_WORKER; index++) {
-      this.#slabs.push(new SharedArrayBuffer(SCAN_SLAB_BYTES));
-      this.#free.push(index);
+    if (visitor === undefined) {
+      for (let index = 0; index < count * SLABS_PER_WORKER; index++) {
+        this.#slabs.push(new SharedArrayBuffer(SCAN_SLAB_BYTES));
+        this.#free.push(index);
+      }
     }
+    this.#data = {
+      slabs: this.#slabs,
+      stop: new SharedArrayBuffer(4),
+      root,
+      ...(visitor === undefined ? {} : { visitor }),
+    };
   }
 
   /** Batches sent and not yet back. */
@@ -44,21 +65,33 @@ export class ScanWorkers {
     return this.#inFlight;
   }
 
-  /** Whether a batch can be sent now (a free slab and a thread with room). */
+  /** Whether a batch can be sent now (a thread with room and, when visiting here, a free slab). */
   get ready(): boolean {
-    return !this.#terminated && this.#free.length > 0 && this.#pick() !== undefined;
+    if (this.#terminated) return false;
+    if (this.#data.visitor === undefined && this.#free.length === 0) return false;
+    return this.#pick() !== undefined;
   }
 
-  /** Sends a batch; returns its id. Call only when `ready`. */
-  send(paths: string[], maxFileBytes: number, overflowBytes: number): number {
-    const thread = this.#pick()!;
+  /** Sends a batch to read into a slab; returns its id. Call only when `ready`. */
+  sendRead(paths: string[], maxFileBytes: number, overflowBytes: number): number {
     const slab = this.#free.pop()!;
     const id = this.#nextId++;
-    const request: BatchRequest = { id, paths, maxFileBytes, slab, overflowBytes };
+    this.#post({ kind: 'read', id, paths, maxFileBytes, slab, overflowBytes } satisfies ReadRequest);
+    return id;
+  }
+
+  /** Sends a batch to read and visit on a thread; returns its id. Call only when `ready`. */
+  sendVisit(paths: string[]): number {
+    const id = this.#nextId++;
+    this.#post({ kind: 'visit', id, paths } satisfies VisitRequest);
+    return id;
+  }
+
+  #post(request: ReadRequest | VisitRequest): void {
+    const thread = this.#pick()!;
     thread.outstanding++;
     this.#inFlight++;
     thread.worker.postMessage(request);
-    return id;
   }
 
   /** The bytes of a file read by a worker: a view of slab `slab`, or of the buffer it read into of its own. */
@@ -70,6 +103,11 @@ export class ScanWorkers {
   release(slab: number): void {
     if (this.#free.includes(slab)) throw new Error(`scanTree bug: slab ${slab} released twice`);
     this.#free.push(slab);
+  }
+
+  /** Asks every thread to end its batch after the file at hand (the scan failed or was aborted). */
+  stop(): void {
+    Atomics.store(new Int32Array(this.#data.stop), 0, 1);
   }
 
   async terminate(): Promise<void> {
@@ -95,16 +133,20 @@ export class ScanWorkers {
   #spawn(): Thread {
     const worker = new Worker(new URL('./scan-worker.js', import.meta.url), {
       name: 'sluice scan worker',
-      workerData: { slabs: this.#slabs },
+      workerData: this.#data,
     });
     const thread: Thread = { worker, outstanding: 0 };
-    worker.on('message', (outcome: BatchOutcome) => {
+    worker.on('message', (reply: WorkerReply) => {
       thread.outstanding--;
       this.#inFlight--;
-      this.#onOutcome(outcome);
+      this.#onReply(reply);
     });
     // A thread that dies takes its batches with it: they will never come back.
+    // Once only: 'exit' follows 'error'.
+    let gone = false;
     const lost = (): void => {
+      if (gone) return;
+      gone = true;
       this.#inFlight -= thread.outstanding;
       thread.outstanding = SLABS_PER_WORKER; // never picked again
     };
@@ -113,7 +155,7 @@ export class ScanWorkers {
       this.#onFailure(new ReadWorkerError('a scan worker failed', error));
     });
     worker.on('exit', (code) => {
-      if (this.#terminated) return;
+      if (this.#terminated || gone) return;
       lost();
       this.#onFailure(new ReadWorkerError(`a scan worker exited with code ${code}`));
     });

@@ -186,7 +186,28 @@ async function promisesLarge(args: ScanCaseArgs): Promise<Tally> {
   return tally;
 }
 
+const WORKER_VISITOR = new URL('./scan-visit.js', import.meta.url);
+
+/** The search on scanTree's worker threads: each file searched by the thread that read it. */
 async function sluiceTree(args: ScanCaseArgs): Promise<Tally> {
+  let matches = 0;
+  const summary = await scanTree(
+    args.target,
+    {
+      module: WORKER_VISITOR,
+      data: args.needle,
+      onResult: (found) => {
+        matches += found as number;
+      },
+    },
+    { concurrency: args.readers },
+  );
+  if (summary.problems.length > 0) throw new Error(`scan problems: ${summary.problems[0]!.error.message}`);
+  return { files: summary.files, bytes: summary.bytes, matches };
+}
+
+/** The search on the main thread, as scanTree's visitor: `contents` for small files, windows else. */
+async function sluiceMainTree(args: ScanCaseArgs): Promise<Tally> {
   // one search state per visit in flight (visits interleave at each await), reused
   const idle: NeedleSearch[] = [];
   let matches = 0;
@@ -233,6 +254,7 @@ const VARIANTS: Record<string, Record<Input, (args: ScanCaseArgs) => Promise<Tal
   sync: { tree: syncTree, large: syncLarge },
   'fs-promises': { tree: promisesTree, large: promisesLarge },
   sluice: { tree: sluiceTree, large: sluiceLarge },
+  'sluice-main': { tree: sluiceMainTree, large: sluiceLarge },
 };
 
 export async function runCase(args: ScanCaseArgs): Promise<ScanCaseResult> {
