@@ -30,7 +30,11 @@ test('scan --quick searches the tree and the large file with every variant in ch
   const expected: string[] = [];
   for (const input of ['tree', 'large'])
     for (const readers of [1, 4])
-      for (const variant of scan.variants) expected.push(`${variant} ${input} ${readers}`);
+      for (const variant of scan.variants) {
+        // sluice-main differs from sluice only in the tree's visits: no large-file rows
+        if (!(variant === 'sluice-main' && input === 'large'))
+          expected.push(`${variant} ${input} ${readers}`);
+      }
   assert.deepEqual(labels, expected);
   for (const row of result.rows) {
     assert.equal(row.runs.length, 1);
