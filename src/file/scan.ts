@@ -57,8 +57,14 @@ const DIRECTORY_CONCURRENCY = 4;
  * stalled the pipeline (deferring everything over 256 KiB cost ~250 ms of 950).
  */
 const WHOLE_FILE_BYTES = SCAN_SLAB_BYTES;
-/** Worker threads by default: at most `concurrency`, the cores, and 4 (one file open each). */
+/**
+ * Worker threads by default, besides `concurrency`: with visits on the worker threads, one per core
+ * (at most 4, one file open each); with visits on the main thread, one core is left to it. In the
+ * `scan` experiment (2 cores, the search on the main thread), 1 reading thread took 678 ms and 2
+ * took 860-900 ms: three busy threads on two cores.
+ */
 const DEFAULT_MAX_WORKERS = Math.max(1, Math.min(4, availableParallelism()));
+const DEFAULT_MAX_READ_WORKERS = Math.max(1, Math.min(4, availableParallelism() - 1));
 
 export interface ScanOptions {
   /** Files open and being visited at once (default 8, at most 4096). */
@@ -74,8 +80,9 @@ export interface ScanOptions {
   /**
    * Worker threads that read files of up to 4 MiB whole, 128 per hand-off, so the main thread pays
    * one message per batch instead of three threadpool trips (open, fstat, close) per file.
-   * Default: `min(concurrency, cores, 4)`; 0 opens every file with `openReader`. Each holds at most
-   * one file open, besides the `concurrency` files being visited.
+   * Default: `min(concurrency, cores - 1, 4)`, at least 1 (a core is left to the main thread's
+   * visits); with a `ScanWorkerVisitor`, `min(concurrency, cores, 4)`. 0 opens every file with
+   * `openReader`. Each holds at most one file open, besides the `concurrency` files being visited.
    */
   workers?: number;
   /** Passed to `openReader` for each file read on the main thread. */
@@ -336,7 +343,12 @@ class Scan {
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
     if (this.#follow) this.#seenDirectories.set(`${rootStats.dev}:${rootStats.ino}`, root);
     this.#walk.push({ directory: { path: root, relativePath: '' }, started: false });
-    const workers = options.workers ?? Math.min(this.#concurrency, DEFAULT_MAX_WORKERS);
+    const workers =
+      options.workers ??
+      Math.min(
+        this.#concurrency,
+        typeof visit === 'function' ? DEFAULT_MAX_READ_WORKERS : DEFAULT_MAX_WORKERS,
+      );
     this.#workers =
       workers === 0
         ? undefined
