@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
+import { isPromiseLike } from '../internal/promise-like.js';
 import type {
   FileFailure,
   FileOutcome,
@@ -147,6 +148,11 @@ class Shrank {
   ) {}
 }
 
+/** Thrown inside `windows()` when a read fails (EIO...): a problem entry, not the visitor's error. */
+class ReadFailed {
+  constructor(readonly error: unknown) {}
+}
+
 /** The visitor module's function, loaded once (and only in visit mode). */
 let visitor: Promise<WorkerVisit> | undefined;
 
@@ -194,7 +200,12 @@ class WorkerFile {
     const buffer = visitBuffer!;
     for (let position = 0; position < this.size; ) {
       const length = Math.min(buffer.length, this.size - position);
-      const filled = readFully(this.#fd, buffer, 0, length, position);
+      let filled: number;
+      try {
+        filled = readFully(this.#fd, buffer, 0, length, position);
+      } catch (error) {
+        throw new ReadFailed(error);
+      }
       if (filled < length) throw new Shrank(this.size, position + filled);
       position += filled;
       yield buffer.subarray(0, filled);
@@ -246,12 +257,13 @@ async function visitBatch(request: VisitRequest): Promise<void> {
           : { kind: 'visited', size: stats.size, result },
       );
     } catch (error) {
+      // The file's own failures, even when the visitor let them through: problem entries.
       if (error instanceof Shrank) {
         outcomes.push({ kind: 'shrank', size: error.size, at: error.at });
         continue;
       }
-      if (file === undefined) {
-        outcomes.push(osFailure(error));
+      if (error instanceof ReadFailed || file === undefined) {
+        outcomes.push(osFailure(error instanceof ReadFailed ? error.error : error));
         continue;
       }
       // The visitor's own error: fatal for the scan; the files after this one are not visited.
@@ -284,6 +296,7 @@ function reply(message: WorkerReply): void {
       parentPort!.postMessage({
         ...message,
         error: new Error(describeThrown(message.error)),
+        code: typeof message.code === 'string' || typeof message.code === 'number' ? message.code : undefined,
       } satisfies WorkerReply);
     } else {
       throw cloneError;
@@ -302,14 +315,6 @@ function describeThrown(thrown: unknown): string {
 
 function codeOf(error: unknown): unknown {
   return typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 if (data.visitor !== undefined) {

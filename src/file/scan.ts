@@ -36,6 +36,7 @@ import {
 } from '../errors.js';
 import { debugEnabled } from '../internal/debug.js';
 import { Fifo } from '../internal/fifo.js';
+import { isPromiseLike } from '../internal/promise-like.js';
 import { fromOsError, kindOf } from './os-errors.js';
 import { openReader } from './reader.js';
 import { ResidentReader } from './resident-reader.js';
@@ -127,8 +128,8 @@ export type ScanVisitor = (file: ScanFile) => unknown;
 /**
  * Visits that run on the worker threads which read the files, so that a visit's own CPU (a
  * search, a hash, a parse) is spread over cores as ripgrep's threads are (seed 003), and the bytes
- * never cross threads: only what a visit returns does. `concurrency` is then the number of worker
- * threads (at most `workers`), each visiting one file at a time.
+ * never cross threads: only what a visit returns does. The `workers` threads (by default
+ * `min(concurrency, cores, 4)`) then visit one file at a time each.
  */
 export interface ScanWorkerVisitor {
   /**
@@ -769,14 +770,6 @@ function failureError(file: Pending, failure: FileFailure): SluiceError {
     case 'error':
       return fromOsError(file.path, Object.assign(new Error(failure.message), { code: failure.code }));
   }
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 /**
