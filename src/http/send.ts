@@ -26,7 +26,7 @@ import { type Pullable, pullableFrom, pump } from './pump.js';
 import { type ByteRange, contentRange, parseRange } from './range.js';
 
 export interface SendOptions {
-  /** The connection budget windows come from (default: a process-wide 32 MiB pool of 256 KiB windows). */
+  /** The connection budget windows come from (default: a process-wide 32 MiB pool of 1 MiB windows). */
   pool?: BufferPool | undefined;
   /** Offer the body as a download under this name (`Content-Disposition: attachment`). */
   filename?: string | undefined;

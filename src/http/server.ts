@@ -31,7 +31,7 @@ export interface DownloadServerOptions {
   root: string;
   /** Index page title. Default "Audiobooks". */
   title?: string | undefined;
-  /** Bytes per window. Default 256 KiB. */
+  /** Bytes per window. Default 1 MiB. */
   windowSize?: number | undefined;
   /** Bytes of windows in flight, all connections together. Default 32 MiB. */
   bufferBudget?: number | undefined;

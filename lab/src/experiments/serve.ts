@@ -238,7 +238,7 @@ export const serve: Experiment = {
     'process, the load generator (raw TCP sockets, connects ramped 256 at a time) in another. ' +
     'thread-per-client is the seed\'s "sync in channel": a worker thread per request reading with ' +
     'readSync, a bounded channel (4 chunks of 64 KiB) to the socket. stream-pipe is ' +
-    'createReadStream().pipe(res). sluice is createDownloadServer (256 KiB windows, 32 MiB budget). ' +
+    'createReadStream().pipe(res). sluice is createDownloadServer (1 MiB windows, 32 MiB budget). ' +
     'nginx is Debian nginx, 1 worker, sendfile on. Server peak RSS is VmHWM, CPU is utime+stime ' +
     'during the load, both from /proc.',
   variants: VARIANTS,

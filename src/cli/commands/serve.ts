@@ -18,7 +18,7 @@ Options:
   --host ADDR           address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)
   --max-connections N   connections at once; more get 503 (default 10000)
   --budget MIB          buffer budget of all downloads together, in MiB (default 32)
-  --window KIB          window (read and write unit) per connection, in KiB (default 256)
+  --window KIB          window (read and write unit) per connection, in KiB (default 1024)
   --help                show this help
 
 SIGTERM or SIGINT (Ctrl-C) stops accepting, lets running downloads finish (up to 10 s) and exits.
@@ -76,7 +76,7 @@ export const serveCommand: Command = {
     if (port > 65535) throw new UsageError(`--port must be <= 65535; got ${port}`);
     const host = values.host ?? '127.0.0.1';
     const maxConnections = integer('max-connections', values['max-connections'], 10_000, 1);
-    const windowSize = integer('window', values.window, 256, 1) * 1024;
+    const windowSize = integer('window', values.window, 1024, 1) * 1024;
     const bufferBudget = integer('budget', values.budget, 32, 1) * 1024 * 1024;
     let root = positionals[0];
     if (root === undefined) {
