@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
+import { readFullySync } from './read-fully.js';
 import {
   CANCEL,
   CONSUMED,
@@ -52,12 +53,8 @@ function runJob(job: JobMessage, control: Int32Array): JobFailure | undefined {
     const slot = produced % job.slots;
     const base = slot * job.windowSize;
     const length = Math.min(job.windowSize, job.endExclusive - position);
-    let filled = 0;
-    while (filled < length) {
-      const bytes = fs.readSync(job.fd, ring, base + filled, length - filled, position + filled);
-      if (bytes === 0) return { kind: 'shrank', offset: position + filled };
-      filled += bytes;
-    }
+    const filled = readFullySync(job.fd, ring, base, length, position);
+    if (filled < length) return { kind: 'shrank', offset: position + filled };
     Atomics.store(control, LENGTH + slot, length);
     produced++;
     position += length;

@@ -19,6 +19,7 @@ import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isPromiseLike } from '../internal/promise-like.js';
+import { readFullySync } from './read-fully.js';
 import type {
   FileFailure,
   FileOutcome,
@@ -69,17 +70,6 @@ function osFailure(error: unknown): FileFailure {
   return { kind: 'error', code: code ?? 'EIO', message };
 }
 
-/** Reads `length` bytes at file offset `position` into `target` at `offset`; returns how many it got (less: EOF). */
-function readFully(fd: number, target: Uint8Array, offset: number, length: number, position: number): number {
-  let filled = 0;
-  while (filled < length) {
-    const bytes = fs.readSync(fd, target, offset + filled, length - filled, position + filled);
-    if (bytes === 0) break;
-    filled += bytes;
-  }
-  return filled;
-}
-
 function readOne(path: string, room: Room, maxBytes: number): FileOutcome {
   const opened = openRegular(path);
   if ('kind' in opened) return opened;
@@ -92,7 +82,7 @@ function readOne(path: string, room: Room, maxBytes: number): FileOutcome {
     // Not zero-filled: every byte is read over below, or the outcome is `shrank` and it is dropped.
     const own = inSlab ? undefined : Buffer.allocUnsafeSlow(size);
     const base = own === undefined ? room.offset : 0;
-    const filled = readFully(fd, own ?? room.slab, base, size, 0);
+    const filled = readFullySync(fd, own ?? room.slab, base, size, 0);
     // Bytes appended after the fstat are not read: the file is taken at its size when opened.
     if (filled < size) return { kind: 'shrank', size, at: filled };
     if (own === undefined) room.offset += size;
@@ -202,7 +192,7 @@ class WorkerFile {
       const length = Math.min(buffer.length, this.size - position);
       let filled: number;
       try {
-        filled = readFully(this.#fd, buffer, 0, length, position);
+        filled = readFullySync(this.#fd, buffer, 0, length, position);
       } catch (error) {
         throw new ReadFailed(error);
       }
@@ -240,7 +230,7 @@ async function visitBatch(request: VisitRequest): Promise<void> {
     try {
       let contents: Buffer | undefined;
       if (stats.size <= visitBuffer.length) {
-        const filled = readFully(fd, visitBuffer, 0, stats.size, 0);
+        const filled = readFullySync(fd, visitBuffer, 0, stats.size, 0);
         // Bytes appended after the fstat are not read: the file is taken at its size when opened.
         if (filled < stats.size) {
           outcomes.push({ kind: 'shrank', size: stats.size, at: filled });

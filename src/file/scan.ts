@@ -279,8 +279,8 @@ class Scan {
   /** The visitor on this thread; undefined when the visits run on the worker threads. */
   readonly #visit: ScanVisitor | undefined;
   readonly #onResult: ScanWorkerVisitor['onResult'];
-  /** The worker visitor's module, for error messages. */
-  readonly #workerModule: string | undefined;
+  /** What the worker threads load when the visits run there (its `module` also names it in errors). */
+  readonly #workerVisitor: NonNullable<ScanWorkerData['visitor']> | undefined;
   readonly #concurrency: number;
   readonly #follow: boolean;
   readonly #filter: ScanOptions['filter'];
@@ -328,9 +328,10 @@ class Scan {
     options: ScanOptions,
     rootStats: fs.Stats,
   ) {
-    this.#visit = typeof visit === 'function' ? visit : undefined;
-    this.#onResult = typeof visit === 'function' ? undefined : visit.onResult;
-    this.#workerModule = typeof visit === 'function' ? undefined : String(visit.module);
+    const onThreads = typeof visit !== 'function';
+    this.#visit = onThreads ? undefined : visit;
+    this.#onResult = onThreads ? visit.onResult : undefined;
+    this.#workerVisitor = onThreads ? workerVisitorSpec(visit) : undefined;
     this.#concurrency = options.concurrency ?? 8;
     this.#follow = options.followSymlinks === true;
     this.#filter = options.filter;
@@ -346,17 +347,14 @@ class Scan {
     this.#walk.push({ directory: { path: root, relativePath: '' }, started: false });
     const workers =
       options.workers ??
-      Math.min(
-        this.#concurrency,
-        typeof visit === 'function' ? DEFAULT_MAX_READ_WORKERS : DEFAULT_MAX_WORKERS,
-      );
+      Math.min(this.#concurrency, onThreads ? DEFAULT_MAX_WORKERS : DEFAULT_MAX_READ_WORKERS);
     this.#workers =
       workers === 0
         ? undefined
         : new ScanWorkers(
             workers,
             root,
-            typeof visit === 'function' ? undefined : workerVisitorSpec(visit),
+            this.#workerVisitor,
             (reply) => this.#onBatch(reply),
             (error) => {
               this.#fail(error);
@@ -451,7 +449,7 @@ class Scan {
         // visited on a worker thread already: account for it, in walk order
         this.#batches.shift();
         if (outcome.kind === 'visit') this.#applyVisits(batch.files, outcome.outcomes);
-        else this.#fail(visitorError(outcome, this.#workerModule!));
+        else this.#fail(visitorError(outcome, this.#workerVisitor!.module));
         continue;
       }
       if (batch.cursor === batch.files.length) {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import type { BufferPool } from '../../buffers/index.js';
 import { FileGrewError, FileShrankError } from '../../errors.js';
 import { fromOsError } from '../os-errors.js';
+import { readFullySync } from '../read-fully.js';
 import type { SourceJob, WindowSource } from '../types.js';
 
 export class SyncSource implements WindowSource {
@@ -34,16 +35,13 @@ export class SyncSource implements WindowSource {
     this.#slab ??= await this.#pool.acquire(this.#job.signal);
     const position = this.#nextOffset;
     const length = Math.min(windowSize, endExclusive - position);
-    let filled = 0;
+    let filled: number;
     try {
-      while (filled < length) {
-        const bytes = fs.readSync(this.#job.fd, this.#slab, filled, length - filled, position + filled);
-        if (bytes === 0) throw new FileShrankError(this.#job.path, endExclusive, position + filled);
-        filled += bytes;
-      }
+      filled = readFullySync(this.#job.fd, this.#slab, 0, length, position);
     } catch (error) {
       throw fromOsError(this.#job.path, error);
     }
+    if (filled < length) throw new FileShrankError(this.#job.path, endExclusive, position + filled);
     this.#nextOffset += length;
     return this.#slab.subarray(0, length);
   }
