@@ -25,6 +25,12 @@ import type {
 import { MAX_SLOTS } from './worker-protocol.js';
 
 const STRATEGIES: ReadonlySet<string> = new Set(['auto', 'threadpool', 'worker', 'sync']);
+/**
+ * The abort reason of a closing reader's stop signal: one constant, since \`abort()\` without a
+ * reason makes a DOMException (a stack trace) per reader. Waits it cancels end in
+ * \`SLUICE_ERR_READER_CLOSED\` (see \`next()\`), so it is never seen by callers.
+ */
+const STOPPED: unknown = Object.freeze({ reason: 'the reader closed' });
 
 /**
  * Opens `path` for reading in managed windows. Resolves once the file is open and its size known;
@@ -96,8 +102,12 @@ class Reader implements ManagedReader {
 
   readonly #fd: number;
   readonly #source: WindowSource;
-  /** Aborted on close or on the caller's abort: cancels waits for buffers and workers. */
-  readonly #stopper = new AbortController();
+  /**
+   * Aborted on close or on the caller's abort: cancels a source's wait for a buffer or a worker.
+   * Made when a source first needs it (`job.signal`): most readers never wait, and an
+   * AbortController with its signal and abort event costs ~2 KiB of heap per reader.
+   */
+  #stopper: AbortController | undefined;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort: () => void;
   readonly #openedAt = performance.now();
@@ -128,6 +138,7 @@ class Reader implements ManagedReader {
     this.windowSize = chosen.windowSize;
     this.readAhead = chosen.readAhead;
     this.#signal = signal;
+    const reader = this;
     const job: SourceJob = {
       path,
       fd,
@@ -138,7 +149,9 @@ class Reader implements ManagedReader {
       readAhead: chosen.readAhead,
       pool,
       fairTurns,
-      signal: this.#stopper.signal,
+      get signal() {
+        return reader.#stopSignal();
+      },
     };
     this.#source =
       chosen.strategy === 'sync'
@@ -194,9 +207,15 @@ class Reader implements ManagedReader {
     return this.#closing;
   }
 
+  #stopSignal(): AbortSignal {
+    this.#stopper ??= new AbortController();
+    if (this.#closing !== undefined) this.#stopper.abort(STOPPED);
+    return this.#stopper.signal;
+  }
+
   async #shutdown(): Promise<void> {
     this.#signal?.removeEventListener('abort', this.#onAbort);
-    this.#stopper.abort();
+    this.#stopper?.abort(STOPPED);
     load.openReaders--;
     try {
       await this.#source.stop();

@@ -91,5 +91,9 @@ export interface SourceJob {
   pool: BufferPool;
   /** Give the held window back between windows when others wait for the pool (`OpenReaderOptions.fairTurns`). */
   fairTurns: boolean;
-  signal: AbortSignal | undefined;
+  /**
+   * Aborted when the reader closes. A getter that makes the signal on first use: read it only when
+   * about to wait (`pool.tryAcquire() ?? await pool.acquire(job.signal)`).
+   */
+  readonly signal: AbortSignal | undefined;
 }

@@ -13,6 +13,8 @@ export class ServerMetrics {
   connectionsRejected = 0;
   transfersActive = 0;
   transfersAborted = 0;
+  /** Full garbage collections run because the server went idle after a burst (idle-memory.ts). */
+  idleCollections = 0;
   bytesSent = 0;
   readonly requests = new Map<number, number>();
   #lag: IntervalHistogram;
@@ -111,6 +113,12 @@ export class ServerMetrics {
       'gauge',
       'Event-loop delay max since the last scrape.',
       lag.max / 1000,
+    );
+    metric(
+      'sluice_idle_collections_total',
+      'counter',
+      'Garbage collections run when the server went idle after a burst.',
+      this.idleCollections,
     );
     const memory = process.memoryUsage();
     metric('process_resident_memory_bytes', 'gauge', 'Resident set size.', memory.rss);

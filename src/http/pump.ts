@@ -3,9 +3,12 @@
  * is pulled only when the write callback says the socket has handed the bytes to the kernel
  * (`res.write` keeps a reference to the buffer, it does not copy). That is the backpressure, and it
  * is what makes reusing pooled windows safe.
+ *
+ * Per window it costs one promise and the write's callback: no AbortController or EventTarget
+ * listener per transfer or per window (Node's EventTarget allocates a listener record and validates
+ * options on every add/remove; at 5000 clients that churn is what the young generation fills with).
  */
 import type { ServerResponse } from 'node:http';
-import { AbortError } from '../errors.js';
 
 export interface Pullable {
   next(): Promise<Buffer | null>;
@@ -52,61 +55,85 @@ export async function pump(
   signal?: AbortSignal,
 ): Promise<PumpResult> {
   let bytes = 0;
-  const gone = new AbortController();
-  // 'close' after 'finish' is the normal end of a response, not a client leaving
-  const onClose = (): void => {
-    if (!res.writableFinished) gone.abort(new AbortError('the download'));
-  };
-  res.once('close', onClose);
+  const flush = new FlushWait(res);
   const onAbort = (): void => {
     res.destroy();
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for (;;) {
-      if (gone.signal.aborted || res.destroyed) return { bytes, aborted: true };
+      if (flush.gone) return { bytes, aborted: true };
       const window = await source.next();
       if (window === null) break;
-      if (gone.signal.aborted || res.destroyed) return { bytes, aborted: true };
-      const flushed = await writeFlushed(res, window, gone.signal);
-      if (!flushed) return { bytes, aborted: true };
+      if (flush.gone || !(await flush.write(window))) return { bytes, aborted: true };
       bytes += window.length;
       onBytes?.(window.length);
     }
     // every byte is with the kernel; a client that closes right after reading them is not an abort
-    await endFlushed(res, gone.signal);
+    await flush.end();
     return { bytes, aborted: false };
   } finally {
-    res.removeListener('close', onClose);
+    flush.detach();
     signal?.removeEventListener('abort', onAbort);
     await source.close();
   }
 }
 
-/** Resolves true when the socket has taken `window`, false when the response closed first. */
-function writeFlushed(res: ServerResponse, window: Buffer, gone: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    const onGone = (): void => resolve(false);
-    gone.addEventListener('abort', onGone, { once: true });
-    res.write(window, (error) => {
-      gone.removeEventListener('abort', onGone);
-      resolve(error == null);
-    });
-  });
-}
+/**
+ * One response's writes, each awaited until the socket took it or the response closed first.
+ * Invariant: at most one write or end is awaited at a time (`#settle` is its resolver).
+ */
+class FlushWait {
+  readonly #res: ServerResponse;
+  #closedEarly = false;
+  #settle: ((flushed: boolean) => void) | undefined;
+  readonly #onClose = (): void => {
+    // 'close' after 'finish' is the normal end of a response, not a client leaving
+    if (this.#res.writableFinished) return;
+    this.#closedEarly = true;
+    this.#resolve(false);
+  };
+  readonly #onWritten = (error?: Error | null): void => {
+    this.#resolve(error == null);
+  };
+  readonly #onFinished = (): void => {
+    this.#resolve(true);
+  };
 
-/** Ends the response; resolves true on 'finish', false when it closed first (`end(cb)` alone may never call back). */
-function endFlushed(res: ServerResponse, gone: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (gone.aborted) {
-      resolve(false);
-      return;
-    }
-    const onGone = (): void => resolve(false);
-    gone.addEventListener('abort', onGone, { once: true });
-    res.end(() => {
-      gone.removeEventListener('abort', onGone);
-      resolve(true);
+  constructor(res: ServerResponse) {
+    this.#res = res;
+    res.once('close', this.#onClose);
+  }
+
+  /** The response closed (or was destroyed) before it finished: the client left. */
+  get gone(): boolean {
+    return this.#closedEarly || this.#res.destroyed;
+  }
+
+  /** Resolves true when the socket has taken `window`, false when the response closed first. */
+  write(window: Buffer): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.#settle = resolve;
+      this.#res.write(window, this.#onWritten);
     });
-  });
+  }
+
+  /** Ends the response; resolves true on 'finish', false when it closed first (`end(cb)` alone may never call back). */
+  end(): Promise<boolean> {
+    if (this.gone) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      this.#settle = resolve;
+      this.#res.end(this.#onFinished);
+    });
+  }
+
+  detach(): void {
+    this.#res.removeListener('close', this.#onClose);
+  }
+
+  #resolve(flushed: boolean): void {
+    const settle = this.#settle;
+    this.#settle = undefined;
+    settle?.(flushed);
+  }
 }

@@ -19,6 +19,7 @@ import path from 'node:path';
 import type { BufferPool } from '../buffers/index.js';
 import { LibraryRootError, SluiceError, UnsafePathError } from '../errors.js';
 import { createBufferBudget } from './budget.js';
+import { exposedGc, IdleReclaim } from './idle-memory.js';
 import { hrefOf, type Library, scanLibrary } from './library.js';
 import { ServerMetrics } from './metrics.js';
 import { renderIndexPage } from './page.js';
@@ -53,6 +54,12 @@ export interface DownloadServerOptions {
   crcCachePath?: string | false | undefined;
   /** Called with unexpected errors (a file failing mid-body, ...); default: none. */
   onError?: ((error: unknown) => void) | undefined;
+  /**
+   * How to run a full garbage collection when the server goes idle after a burst, so its memory
+   * returns toward where it started (see `idle-memory.ts`). Default: `globalThis.gc` when the
+   * process runs with `--expose-gc` (`sluice serve` does), else none; `false`: never collect.
+   */
+  gc?: (() => unknown) | false | undefined;
 }
 
 export interface DownloadServer {
@@ -69,13 +76,22 @@ export interface DownloadServer {
 }
 
 const LIBRARY_TTL_MS = 1000;
-/** No transfer for this long: free the budget's idle windows. */
-const IDLE_TRIM_MS = 500;
+const LISTEN_BACKLOG = 4096;
 
 export function createDownloadServer(options: DownloadServerOptions): DownloadServer {
   const root = realRoot(options.root);
   const pool = createBufferBudget({ windowSize: options.windowSize, bufferBudget: options.bufferBudget });
   const metrics = new ServerMetrics();
+  const gc = options.gc === false ? undefined : (options.gc ?? exposedGc());
+  const reclaim = new IdleReclaim(
+    pool,
+    gc === undefined
+      ? undefined
+      : () => {
+          gc();
+          metrics.idleCollections++;
+        },
+  );
   const maxConnections = options.maxConnections ?? 10_000;
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
   const title = options.title ?? 'Audiobooks';
@@ -130,25 +146,16 @@ export function createDownloadServer(options: DownloadServerOptions): DownloadSe
     httpConnectionListener?.call(httpServer, socket);
   });
 
-  // Idle for a moment after a burst: give the budget's free windows back to the OS (they are
-  // allocated again on demand), so RSS after a burst of clients returns toward where it started.
-  let trimTimer: NodeJS.Timeout | undefined;
+  // Idle after a burst: the budget's free windows and the burst's garbage go back to the OS, so
+  // RSS returns toward where it started (idle-memory.ts).
   const track = (response: Promise<SendResult>): Promise<SendResult> => {
     metrics.transfersActive++;
     transfers.add(response);
-    if (trimTimer !== undefined) {
-      clearTimeout(trimTimer);
-      trimTimer = undefined;
-    }
+    reclaim.busy();
     return response.finally(() => {
       metrics.transfersActive--;
       transfers.delete(response);
-      if (metrics.transfersActive === 0 && !pool.closed) {
-        trimTimer = setTimeout(() => {
-          trimTimer = undefined;
-          if (metrics.transfersActive === 0 && !pool.closed) pool.trim();
-        }, IDLE_TRIM_MS).unref();
-      }
+      if (metrics.transfersActive === 0) reclaim.idle();
     });
   };
   const onBytes = (bytes: number): void => {
@@ -307,7 +314,9 @@ export function createDownloadServer(options: DownloadServerOptions): DownloadSe
     listen(port = 8080, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
-        httpServer.listen(port, host, () => {
+        // a burst of thousands of connects: a deeper accept queue than Node's 511 (the kernel caps
+        // it at net.core.somaxconn)
+        httpServer.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
           httpServer.removeListener('error', reject);
           const address = httpServer.address() as AddressInfo;
           const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -334,7 +343,7 @@ export function createDownloadServer(options: DownloadServerOptions): DownloadSe
         await closed;
         // transfers cut above release their windows as their responses close
         await Promise.allSettled([...transfers]);
-        if (trimTimer !== undefined) clearTimeout(trimTimer);
+        reclaim.close();
         pool.close();
         metrics.stop();
         await ownZip?.close();

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -43,6 +45,45 @@ test('sluice serve with no DIR generates the sample library, prints the URL, ser
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     cache.remove();
+  }
+});
+
+test('sluice serve DIR --crc-cache FILE: the server thread serves ZIPs, keeps CRCs there, exits 0 on SIGINT', async () => {
+  const library = tempDir('sluice-library-');
+  mkdirSync(path.join(library.dir, 'Book'));
+  writeFileSync(path.join(library.dir, 'Book', '01.mp3'), Buffer.alloc(300_000, 7));
+  // an old mtime: files changed in the last 2 s are not cached (racily clean, see sluice/zip)
+  utimesSync(path.join(library.dir, 'Book', '01.mp3'), 1_600_000_000, 1_600_000_000);
+  const crcFile = path.join(library.dir, '.crc-cache');
+  const child = spawn(process.execPath, [bin, 'serve', library.dir, '--port', '0', '--crc-cache', crcFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (chunk: string) => {
+        stdout += chunk;
+        const match = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
+        if (match) resolve(match[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`exited early with ${code}`)));
+    });
+    const zip = await fetch(`${url}Book.zip`);
+    assert.equal(zip.status, 200);
+    const bytes = Buffer.from(await zip.arrayBuffer());
+    assert.equal(bytes.length, Number(zip.headers.get('content-length')));
+    assert.equal(bytes.readUInt32LE(0), 0x04034b50, 'a local file header first');
+    const metrics = await (await fetch(`${url}metrics`)).text();
+    assert.match(metrics, /^sluice_idle_collections_total \d+$/m);
+    const exited = once(child, 'exit');
+    child.kill('SIGINT');
+    const [code] = await exited;
+    assert.equal(code, 0);
+    assert.ok(statSync(crcFile).size > 0, 'the CRC was kept in the given file');
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    library.remove();
   }
 });
 

@@ -238,7 +238,9 @@ export const serve: Experiment = {
     'process, the load generator (raw TCP sockets, connects ramped 256 at a time) in another. ' +
     'thread-per-client is the seed\'s "sync in channel": a worker thread per request reading with ' +
     'readSync, a bounded channel (4 chunks of 64 KiB) to the socket. stream-pipe is ' +
-    'createReadStream().pipe(res). sluice is createDownloadServer (1 MiB windows, 32 MiB budget). ' +
+    'createReadStream().pipe(res). sluice is `sluice serve` as users run it: createDownloadServer (1 MiB ' +
+    'windows, 32 MiB budget) on a server thread with an 8 MiB young generation, giving memory back ' +
+    '0.5 s after the last transfer (idle windows freed, a compacting garbage collection). ' +
     'nginx is Debian nginx, 1 worker, sendfile on. Server peak RSS is VmHWM, CPU is utime+stime ' +
     'during the load, both from /proc.',
   variants: VARIANTS,

@@ -32,7 +32,7 @@ export class SyncSource implements WindowSource {
       if (this.#job.checkGrowth) this.#checkGrowth();
       return null;
     }
-    this.#slab ??= await this.#pool.acquire(this.#job.signal);
+    this.#slab ??= this.#pool.tryAcquire() ?? (await this.#pool.acquire(this.#job.signal));
     const position = this.#nextOffset;
     const length = Math.min(windowSize, endExclusive - position);
     let filled: number;

@@ -64,7 +64,7 @@ export class ThreadpoolSource implements WindowSource {
         if (this.#job.checkGrowth) await this.#checkGrowth();
         return null;
       }
-      this.#issue(await this.#pool.acquire(this.#job.signal));
+      this.#issue(this.#pool.tryAcquire() ?? (await this.#pool.acquire(this.#job.signal)));
     }
     this.#topUp();
     const head = this.#pending.shift()!;

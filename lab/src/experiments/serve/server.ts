@@ -2,7 +2,7 @@
  * One server of the `serve` experiment, in its own process:
  *   node server.js VARIANT ROOT
  * prints `READY <port>` and serves `GET /<name>` for files in ROOT until SIGTERM. VARIANT is
- * `thread-per-client`, `stream-pipe` or `sluice` (nginx is started by the orchestrator itself).
+ * `thread-per-client` or `stream-pipe` (`sluice serve` and nginx are started by servers.ts).
  */
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
@@ -10,7 +10,6 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ZipArchive } from 'archiver';
-import { createDownloadServer } from 'sluice/http';
 
 const [variant, root] = process.argv.slice(2);
 if (variant === undefined || root === undefined) throw new Error('usage: server.js VARIANT ROOT');
@@ -110,23 +109,15 @@ function streamPipe(req: http.IncomingMessage, res: http.ServerResponse): void {
   stream.pipe(res);
 }
 
-let server: http.Server;
-let closeServer: () => Promise<void>;
-if (variant === 'sluice') {
-  const download = createDownloadServer({ root, maxConnections: 20_000, crcCachePath: false });
-  server = download.httpServer;
-  closeServer = () => download.close({ graceMs: 1000 });
-} else {
-  const handler =
-    variant === 'thread-per-client' ? threadPerClient : variant === 'stream-pipe' ? streamPipe : undefined;
-  if (handler === undefined) throw new Error(`unknown variant ${variant}`);
-  server = http.createServer(handler);
-  closeServer = () =>
-    new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-}
+const handler =
+  variant === 'thread-per-client' ? threadPerClient : variant === 'stream-pipe' ? streamPipe : undefined;
+if (handler === undefined) throw new Error(`unknown variant ${variant} (sluice runs as \`sluice serve\`)`);
+const server = http.createServer(handler);
+const closeServer = (): Promise<void> =>
+  new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 server.listen({ port: 0, host: '127.0.0.1', backlog: BACKLOG }, () => {
   process.stdout.write(`READY ${(server.address() as AddressInfo).port}\n`);
 });

@@ -1,6 +1,7 @@
 /** Starting and stopping the servers of the `serve` experiment, each in its own process. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,8 +32,34 @@ function waitExit(child: ChildProcess, timeoutMs: number): Promise<void> {
   });
 }
 
+/**
+ * The `sluice` variant is the product as users run it, `sluice serve` (its server thread and memory
+ * settings included): no CRC cache, so every plan of the book computes its CRCs as a first
+ * download would, and a connection cap above the ladder's top rung.
+ */
+function sluiceServeArgs(root: string): string[] {
+  const requireHere = createRequire(import.meta.url);
+  const packageJson = requireHere.resolve('sluice/package.json');
+  const { bin } = JSON.parse(readFileSync(packageJson, 'utf8')) as { bin: { sluice: string } };
+  const cli = path.join(path.dirname(packageJson), bin.sluice);
+  return [
+    cli,
+    'serve',
+    root,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--max-connections',
+    '20000',
+    '--crc-cache',
+    'off',
+  ];
+}
+
 export function startNodeServer(variant: string, root: string): Promise<RunningServer> {
-  const child = spawn(process.execPath, [serverScript, variant, root], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = variant === 'sluice' ? sluiceServeArgs(root) : [serverScript, variant, root];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-4000);
@@ -41,10 +68,11 @@ export function startNodeServer(variant: string, root: string): Promise<RunningS
     let stdout = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
-      const match = /READY (\d+)/.exec(stdout);
+      // server.js prints `READY <port>`; `sluice serve` prints `... at http://127.0.0.1:<port>/`
+      const match = /READY (\d+)|at http:\/\/127\.0\.0\.1:(\d+)\//.exec(stdout);
       if (match) {
         resolve({
-          port: Number(match[1]),
+          port: Number(match[1] ?? match[2]),
           pids: () => [child.pid!],
           stop: async () => {
             child.kill('SIGTERM');
