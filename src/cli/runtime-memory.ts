@@ -3,15 +3,15 @@
  * library must not do this to its host (docs/http.md shows library users how to opt in).
  *
  * Measured with the lab's 5000 slow book-ZIP clients (the `serve` experiment's heaviest rung), RSS
- * of the server process from /proc, start 58 MB:
+ * of the server process from /proc, MB above its RSS at start (one run each, loaded machine):
  *
- * | young generation | idle collection        | peak RSS | 1 s after | 8 s after |
+ * | young generation | idle collection | peak | 1 s after | 8 s after |
  * | --- | --- | --- | --- | --- |
- * | V8 default (32 MiB) | none (V8 never collects an idle process) | 150 MB | 132 MB | 132 MB |
- * | V8 default (32 MiB) | compacting, 0.5 s after the last transfer | 162 MB | 101 MB | 70 MB |
- * | 8 MiB (semi-spaces of 4 MiB) | compacting, 0.5 s after the last transfer | 123 MB | 75 MB | 67 MB |
+ * | V8 default (up to 32 MiB) | none (V8 never collects an idle process) | +80 | +65 | +65 |
+ * | V8 default | compacting, 0.5 s after the last transfer | +104 | +43 | +12 |
+ * | 8 MiB (semi-spaces of 4 MiB) | compacting, 0.5 s after the last transfer | +65 | +17 | +10 |
  *
- * CPU time of the server was the same within the runs' spread (5.0-5.4 s): a smaller young
+ * CPU time of the server was the same within the runs' spread (4.8-5.4 s): a smaller young
  * generation means more scavenges, but a download server's objects either die within a request or
  * live for a whole connection, and the scavenges stay short.
  */

@@ -19,6 +19,7 @@ export interface ServeThreadData {
   windowSize: number;
   bufferBudget: number;
   maxConnections: number;
+  fileCacheBytes: number;
   crcCachePath: string | false | undefined;
 }
 
@@ -41,6 +42,7 @@ try {
     windowSize: data.windowSize,
     bufferBudget: data.bufferBudget,
     maxConnections: data.maxConnections,
+    fileCacheBytes: data.fileCacheBytes,
     crcCachePath: data.crcCachePath,
     gc: compactingGc(),
     onError: (error) => post({ type: 'log', text: error instanceof Error ? error.message : String(error) }),

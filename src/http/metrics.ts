@@ -6,6 +6,7 @@ import { readdirSync } from 'node:fs';
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import type { BufferPool } from '../buffers/index.js';
 import { openFileCount } from './file-windows.js';
+import type { HotWindows } from './hot-windows.js';
 
 export class ServerMetrics {
   connectionsOpen = 0;
@@ -40,7 +41,7 @@ export class ServerMetrics {
     return { p99: this.#lag.percentile(99) / 1e6, max: this.#lag.max / 1e6 };
   }
 
-  render(pool: BufferPool): string {
+  render(pool: BufferPool, hot?: HotWindows): string {
     const stats = pool.stats();
     const lag = this.lagMs();
     this.#lag.reset();
@@ -102,6 +103,17 @@ export class ServerMetrics {
       stats.waiting,
     );
     metric('sluice_open_files', 'gauge', 'Files held open by transfers.', openFileCount());
+    if (hot !== undefined) {
+      const cache = hot.stats();
+      metric('sluice_file_cache_bytes', 'gauge', 'Hot file windows kept in memory.', cache.bytes);
+      metric('sluice_file_cache_hits_total', 'counter', 'Windows sent from the hot-file cache.', cache.hits);
+      metric(
+        'sluice_file_cache_misses_total',
+        'counter',
+        'Windows of admitted hot files that had to be read.',
+        cache.misses,
+      );
+    }
     metric(
       'sluice_event_loop_lag_p99_seconds',
       'gauge',

@@ -13,6 +13,12 @@ import type { ServerResponse } from 'node:http';
 export interface Pullable {
   next(): Promise<Buffer | null>;
   close(): Promise<void>;
+  /**
+   * True when the window `next()` last returned is not lent: it stays valid and unchanged after the
+   * next pull (a cached copy). Such a window is written without waiting for the socket to take it,
+   * unless the response's buffer is full (then its callback is awaited, as backpressure).
+   */
+  readonly lastStable?: boolean;
 }
 
 /** Adapts an async iterable (e.g. `ZipPlan.stream()`) whose buffers are valid until the next pull. */
@@ -65,7 +71,10 @@ export async function pump(
       if (flush.gone) return { bytes, aborted: true };
       const window = await source.next();
       if (window === null) break;
-      if (flush.gone || !(await flush.write(window))) return { bytes, aborted: true };
+      if (flush.gone) return { bytes, aborted: true };
+      if (source.lastStable === true ? !(await flush.writeStable(window)) : !(await flush.write(window))) {
+        return { bytes, aborted: true };
+      }
       bytes += window.length;
       onBytes?.(window.length);
     }
@@ -115,6 +124,24 @@ class FlushWait {
     return new Promise((resolve) => {
       this.#settle = resolve;
       this.#res.write(window, this.#onWritten);
+    });
+  }
+
+  /**
+   * Writes a window that stays valid: resolves at once while the response buffers below its
+   * high-water mark, else when the socket has taken it (false when the response closed first).
+   */
+  writeStable(window: Buffer): Promise<boolean> | boolean {
+    let waiting = false;
+    // its own callback: a write not waited for must never settle a later write's promise
+    const below = this.#res.write(window, (error) => {
+      if (waiting) this.#resolve(error == null);
+    });
+    if (below) return true;
+    // callbacks of `write` never run synchronously: this is set before it can come
+    waiting = true;
+    return new Promise<boolean>((resolve) => {
+      this.#settle = resolve;
     });
   }
 

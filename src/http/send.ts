@@ -21,6 +21,7 @@ import { defaultBufferBudget } from './budget.js';
 import { evaluatePreconditions, ifRangeAllows } from './conditional.js';
 import { contentDisposition } from './content-disposition.js';
 import { openFileWindows } from './file-windows.js';
+import { fileKeyOf, type HotWindows } from './hot-windows.js';
 import { contentTypeOf } from './mime.js';
 import { type Pullable, pullableFrom, pump } from './pump.js';
 import { type ByteRange, contentRange, parseRange } from './range.js';
@@ -40,6 +41,11 @@ export interface SendOptions {
   signal?: AbortSignal | undefined;
   /** Called with the size of each window the socket has taken (for metrics). */
   onBytes?: ((bytes: number) => void) | undefined;
+  /**
+   * sendFile: keep the windows of files requested again in this cache and send them from memory
+   * (`createDownloadServer` has one: `fileCacheBytes`). Default: none.
+   */
+  hotWindows?: HotWindows | undefined;
 }
 
 export interface SendResult {
@@ -87,8 +93,19 @@ export async function sendFile(
       lastModified: stats.mtime,
       contentType: options.contentType ?? contentTypeOf(path),
       rangeable: true,
-      open: (range, pool, signal) =>
-        openFileWindows(path, { start: range.start, end: range.end, expectedSize: stats.size, pool, signal }),
+      open: (range, pool, signal) => {
+        const cache = options.hotWindows;
+        const fileKey = cache === undefined ? '' : fileKeyOf(stats);
+        const hot = cache?.admit(fileKey, stats.size) === true ? { cache, fileKey } : undefined;
+        return openFileWindows(path, {
+          start: range.start,
+          end: range.end,
+          expectedSize: stats.size,
+          pool,
+          signal,
+          hot,
+        });
+      },
     };
   } catch (error) {
     const wrapped =

@@ -17,8 +17,9 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import type { BufferPool } from '../buffers/index.js';
-import { LibraryRootError, SluiceError, UnsafePathError } from '../errors.js';
+import { InvalidArgumentError, LibraryRootError, SluiceError, UnsafePathError } from '../errors.js';
 import { createBufferBudget } from './budget.js';
+import { HotWindows } from './hot-windows.js';
 import { exposedGc, IdleReclaim } from './idle-memory.js';
 import { hrefOf, type Library, scanLibrary } from './library.js';
 import { ServerMetrics } from './metrics.js';
@@ -36,6 +37,11 @@ export interface DownloadServerOptions {
   windowSize?: number | undefined;
   /** Bytes of windows in flight, all connections together. Default 32 MiB. */
   bufferBudget?: number | undefined;
+  /**
+   * Bytes of hot files' windows kept in memory and sent from there (`hot-windows.ts`: files
+   * requested twice or more, at most half this size). Default 16 MiB; 0: none.
+   */
+  fileCacheBytes?: number | undefined;
   /** Connections at once; one more is answered 503 and closed. Default 10000. */
   maxConnections?: number | undefined;
   /** Time for a client to send its request headers (Node `headersTimeout`). Default 10 s. */
@@ -77,11 +83,17 @@ export interface DownloadServer {
 
 const LIBRARY_TTL_MS = 1000;
 const LISTEN_BACKLOG = 4096;
+const DEFAULT_FILE_CACHE_BYTES = 16 * 1024 * 1024;
 
 export function createDownloadServer(options: DownloadServerOptions): DownloadServer {
   const root = realRoot(options.root);
   const pool = createBufferBudget({ windowSize: options.windowSize, bufferBudget: options.bufferBudget });
   const metrics = new ServerMetrics();
+  const fileCacheBytes = options.fileCacheBytes ?? DEFAULT_FILE_CACHE_BYTES;
+  if (!Number.isSafeInteger(fileCacheBytes) || fileCacheBytes < 0) {
+    throw new InvalidArgumentError('fileCacheBytes', 'an integer >= 0', fileCacheBytes);
+  }
+  const hotWindows = new HotWindows(fileCacheBytes);
   const gc = options.gc === false ? undefined : (options.gc ?? exposedGc());
   const reclaim = new IdleReclaim(
     pool,
@@ -200,7 +212,7 @@ export function createDownloadServer(options: DownloadServerOptions): DownloadSe
       return;
     }
     if (segments.length === 1 && segments[0] === 'metrics') {
-      sendText(req, res, 'text/plain; version=0.0.4; charset=utf-8', metrics.render(pool));
+      sendText(req, res, 'text/plain; version=0.0.4; charset=utf-8', metrics.render(pool, hotWindows));
       return;
     }
     let target: string;
@@ -231,6 +243,7 @@ export function createDownloadServer(options: DownloadServerOptions): DownloadSe
         onBytes,
         filename: path.basename(target),
         disposition: 'attachment',
+        hotWindows,
       }),
     );
     finish(result);
@@ -344,6 +357,7 @@ export function createDownloadServer(options: DownloadServerOptions): DownloadSe
         // transfers cut above release their windows as their responses close
         await Promise.allSettled([...transfers]);
         reclaim.close();
+        hotWindows.clear();
         pool.close();
         metrics.stop();
         await ownZip?.close();

@@ -22,6 +22,8 @@ Options:
   --max-connections N   connections at once; more get 503 (default 10000)
   --budget MIB          buffer budget of all downloads together, in MiB (default 32)
   --window KIB          window (read and write unit) per connection, in KiB (default 1024)
+  --file-cache MIB      memory for the windows of hot files, sent from there instead of read
+                        again (files requested twice or more, up to half of it; default 16; 0: off)
   --crc-cache FILE|off  where ZIP CRC-32s persist between runs (default: ~/.cache/sluice;
                         off: compute them for every new plan)
   --help                show this help
@@ -61,6 +63,7 @@ export const serveCommand: Command = {
           budget: { type: 'string' };
           window: { type: 'string' };
           'crc-cache': { type: 'string' };
+          'file-cache': { type: 'string' };
         };
         allowPositionals: true;
       }>
@@ -76,6 +79,7 @@ export const serveCommand: Command = {
           budget: { type: 'string' },
           window: { type: 'string' },
           'crc-cache': { type: 'string' },
+          'file-cache': { type: 'string' },
         },
       });
     } catch (error) {
@@ -89,6 +93,7 @@ export const serveCommand: Command = {
     const maxConnections = integer('max-connections', values['max-connections'], 10_000, 1);
     const windowSize = integer('window', values.window, 1024, 1) * 1024;
     const bufferBudget = integer('budget', values.budget, 32, 1) * 1024 * 1024;
+    const fileCacheBytes = integer('file-cache', values['file-cache'], 16, 0) * 1024 * 1024;
     const crcCache = values['crc-cache'];
     let root = positionals[0];
     if (root === undefined) {
@@ -102,6 +107,7 @@ export const serveCommand: Command = {
       windowSize,
       bufferBudget,
       maxConnections,
+      fileCacheBytes,
       crcCachePath: crcCache === undefined ? undefined : crcCache === 'off' ? false : crcCache,
     };
     // The server runs on its own thread, whose heap gets a young generation sized for a server
