@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { type ChildProcessByStdio, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -11,6 +12,20 @@ import { tempDir } from '../http/helpers.js';
 const bin = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
 const run = promisify(execFile);
 
+/** The URL `sluice serve` prints once it listens. */
+function servingUrl(child: ChildProcessByStdio<null, Readable, Readable>): Promise<string> {
+  let stdout = '';
+  child.stdout.setEncoding('utf8');
+  return new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+      const match = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`exited early with ${code}`)));
+  });
+}
+
 test('sluice serve with no DIR generates the sample library, prints the URL, serves, and exits 0 on SIGTERM', async () => {
   const cache = tempDir('sluice-cache-');
   const child = spawn(process.execPath, [bin, 'serve', '--port', '0'], {
@@ -18,16 +33,7 @@ test('sluice serve with no DIR generates the sample library, prints the URL, ser
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   try {
-    let stdout = '';
-    child.stdout.setEncoding('utf8');
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (chunk: string) => {
-        stdout += chunk;
-        const match = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
-        if (match) resolve(match[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`exited early with ${code}`)));
-    });
+    const url = await servingUrl(child);
     const api = (await (await fetch(`${url}api/books`)).json()) as {
       books: { name: string; files: { href: string }[] }[];
     };
@@ -59,16 +65,7 @@ test('sluice serve DIR --crc-cache FILE: the server thread serves ZIPs, keeps CR
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   try {
-    let stdout = '';
-    child.stdout.setEncoding('utf8');
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (chunk: string) => {
-        stdout += chunk;
-        const match = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
-        if (match) resolve(match[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`exited early with ${code}`)));
-    });
+    const url = await servingUrl(child);
     const zip = await fetch(`${url}Book.zip`);
     assert.equal(zip.status, 200);
     const bytes = Buffer.from(await zip.arrayBuffer());
