@@ -15,6 +15,7 @@ import { read } from '../fs-async.js';
 import { fromOsError } from '../os-errors.js';
 import { load } from '../planner.js';
 import type { SourceJob, WindowSource } from '../types.js';
+import { InFlightCap } from './in-flight-cap.js';
 
 /**
  * Where growth probes land: not a pool slab (a reader on an exhausted pool must still be able to
@@ -26,6 +27,8 @@ interface PendingRead {
   slab: Buffer;
   /** Settles with the bytes read or the error: never rejects, so no read goes unhandled. */
   done: Promise<number | Error>;
+  /** Set when `done` has settled. */
+  finished: boolean;
 }
 
 export class ThreadpoolSource implements WindowSource {
@@ -38,6 +41,8 @@ export class ThreadpoolSource implements WindowSource {
   /** File offset of the first byte not yet requested from the kernel. */
   #nextOffset: number;
   #inFlight = 0;
+  /** Reads allowed in flight at once, adapted to the consumer's pace. */
+  readonly #inFlightCap: InFlightCap;
   #idle: (() => void) | undefined;
   #stopped = false;
 
@@ -45,6 +50,7 @@ export class ThreadpoolSource implements WindowSource {
     this.#job = job;
     this.#pool = job.pool;
     this.#nextOffset = job.start;
+    this.#inFlightCap = new InFlightCap(job.readAhead);
   }
 
   async next(): Promise<Buffer | null> {
@@ -56,7 +62,12 @@ export class ThreadpoolSource implements WindowSource {
       // poisons it); or it is someone else's turn (fair turns: release hands it to the oldest
       // waiter, and the acquire below queues this reader behind them).
       const yieldTurn = this.#job.fairTurns && this.#pool.waiting > 0;
-      if (this.#nextOffset < this.#job.endExclusive && !this.#pool.debug && !yieldTurn) this.#issue(previous);
+      const reuse =
+        this.#nextOffset < this.#job.endExclusive &&
+        !this.#pool.debug &&
+        !yieldTurn &&
+        this.#inFlight < this.#inFlightCap.value;
+      if (reuse) this.#issue(previous);
       else this.#pool.release(previous);
     }
     if (this.#pending.length === 0) {
@@ -69,6 +80,7 @@ export class ThreadpoolSource implements WindowSource {
     this.#topUp();
     const head = this.#pending.shift()!;
     this.#awaiting = head;
+    this.#inFlightCap.onWindowTaken(head.finished);
     const outcome = await head.done;
     // stop() ran meanwhile: it released this read's slab; the reader reports why it stopped.
     if (this.#stopped) return null;
@@ -95,7 +107,11 @@ export class ThreadpoolSource implements WindowSource {
 
   /** Read ahead with slabs that are free right now; never wait for more than the first. */
   #topUp(): void {
-    while (this.#pending.length < this.#job.readAhead && this.#nextOffset < this.#job.endExclusive) {
+    while (
+      this.#pending.length < this.#job.readAhead &&
+      this.#inFlight < this.#inFlightCap.value &&
+      this.#nextOffset < this.#job.endExclusive
+    ) {
       const slab = this.#pool.tryAcquire();
       if (slab === undefined) return;
       this.#issue(slab);
@@ -106,11 +122,14 @@ export class ThreadpoolSource implements WindowSource {
     const position = this.#nextOffset;
     const length = Math.min(this.#job.windowSize, this.#job.endExclusive - position);
     this.#nextOffset += length;
-    this.#pending.push({ slab, done: this.#fill(slab, position, length) });
+    const read: PendingRead = { slab, done: undefined!, finished: false };
+    read.done = this.#fill(read, position, length);
+    this.#pending.push(read);
   }
 
-  /** Fills `slab[0, length)` from `position`, repeating short reads; 0 bytes early means the file shrank. */
-  async #fill(slab: Buffer, position: number, length: number): Promise<number | Error> {
+  /** Fills `pending.slab[0, length)` from `position`, repeating short reads; 0 bytes early means the file shrank. */
+  async #fill(pending: PendingRead, position: number, length: number): Promise<number | Error> {
+    const { slab } = pending;
     this.#inFlight++;
     load.threadpoolReadsInFlight++;
     try {
@@ -125,6 +144,7 @@ export class ThreadpoolSource implements WindowSource {
     } catch (error) {
       return fromOsError(this.#job.path, error);
     } finally {
+      pending.finished = true;
       this.#inFlight--;
       load.threadpoolReadsInFlight--;
       if (this.#inFlight === 0 && this.#idle !== undefined) {
