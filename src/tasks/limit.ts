@@ -1,7 +1,7 @@
 import { AbortError, InvalidArgumentError, TaskCancelledError } from '../errors.js';
 import { Fifo } from '../internal/fifo.js';
 import { TurnBudget } from './budget.js';
-import { type CapturedContext, callInContext, captureContext } from './context.js';
+import { type CapturedContext, callInContext, captureContext, leaveContext } from './context.js';
 import { checkConcurrency } from './iteration.js';
 
 /** A unit of work. It receives the `signal` it was submitted with (or `undefined`). */
@@ -183,13 +183,15 @@ class LimiterCore {
       if (typeof head !== 'function' && head.fn === undefined) continue;
       this.pending--;
       this.active++;
+      let context: CapturedContext;
       let result: unknown;
       try {
         if (typeof head === 'function') {
           result = callInContext(undefined, invokePlain, head);
         } else {
+          context = head.context;
           head.signal?.removeEventListener('abort', head);
-          result = callInContext(head.context, invoke, head);
+          result = callInContext(context, invoke, head);
           head.fn = undefined;
         }
       } catch (error) {
@@ -197,7 +199,7 @@ class LimiterCore {
       }
       // Free the slot when the result settles; the caller's promise follows the result.
       const settled = Promise.resolve(result);
-      settled.then(this.releaseSlot, this.releaseSlot);
+      leaveContext(context, settled.then(this.releaseSlot, this.releaseSlot));
       resolve(settled);
     }
   }

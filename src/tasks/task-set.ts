@@ -1,7 +1,7 @@
 import { AbortError, InvalidArgumentError, TaskSetClosedError } from '../errors.js';
 import { Fifo } from '../internal/fifo.js';
 import { TurnBudget } from './budget.js';
-import { type CapturedContext, callInContext, captureContext } from './context.js';
+import { type CapturedContext, callInContext, captureContext, leaveContext } from './context.js';
 import { checkConcurrency, DONE, type Waiter } from './iteration.js';
 
 /** `fail-fast`: the first error stops the set. `collect-all`: every task runs, errors come last. */
@@ -188,10 +188,12 @@ export class TaskSet<T> implements AsyncIterableIterator<T, undefined> {
     try {
       result = queued ? callInContext(context, fn, this.#controller.signal) : fn(this.#controller.signal);
     } catch (error) {
-      Promise.reject(error).then(undefined, this.#onError);
+      const failed = Promise.reject(error).then(undefined, this.#onError);
+      if (queued) leaveContext(context, failed);
       return;
     }
-    Promise.resolve(result).then(this.#onValue, this.#onError);
+    const settled = Promise.resolve(result).then(this.#onValue, this.#onError);
+    if (queued) leaveContext(context, settled);
   }
 
   #startQueued(fromCompletion: boolean): void {
