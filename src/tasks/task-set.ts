@@ -1,6 +1,7 @@
 import { AbortError, InvalidArgumentError, TaskSetClosedError } from '../errors.js';
 import { Fifo } from '../internal/fifo.js';
 import { TurnBudget } from './budget.js';
+import { ChunkQueue } from './chunk-queue.js';
 import { type CapturedContext, callInContext, captureContext, leaveContext } from './context.js';
 import { checkConcurrency, DONE, type Waiter } from './iteration.js';
 
@@ -53,8 +54,8 @@ export class TaskSet<T> implements AsyncIterableIterator<T, undefined> {
   #concurrency: number;
   #active = 0;
   /** Queued tasks as pairs: the function, then its captured context. */
-  #queue = new Fifo<SetTask<T> | CapturedContext>(64);
-  #results = new Fifo<T>(64);
+  #queue = new ChunkQueue<SetTask<T> | CapturedContext>();
+  #results = new ChunkQueue<T>();
   #waiters = new Fifo<Waiter<T>>();
   #errors: unknown[] = [];
   /** The error that ends the set (fail-fast or cancel), until it has been delivered once. */
@@ -257,8 +258,8 @@ export class TaskSet<T> implements AsyncIterableIterator<T, undefined> {
 
   #close(why: string, error: unknown): void {
     this.#closedBecause = why;
-    this.#queue = new Fifo(16);
-    this.#results = new Fifo(16);
+    this.#queue.clear();
+    this.#results.clear();
     this.#errors = [];
     this.#stopListening();
     this.#controller.abort(error);
