@@ -1,7 +1,7 @@
 import { AbortError, InvalidArgumentError, TaskCancelledError } from '../errors.js';
-import { Fifo } from '../internal/fifo.js';
 import { TurnBudget } from './budget.js';
-import { type CapturedContext, callInContext, captureContext } from './context.js';
+import { ChunkQueue } from './chunk-queue.js';
+import { type CapturedContext, callInContext, captureContext, leaveContext } from './context.js';
 import { checkConcurrency } from './iteration.js';
 
 /** A unit of work. It receives the `signal` it was submitted with (or `undefined`). */
@@ -88,10 +88,9 @@ function invokePlain(fn: Task<unknown>): unknown {
  * Invariants:
  * - `active <= concurrency` whenever a task starts: a task starts only after `active++` below it.
  * - `queue` holds two slots per waiting task: its function and `resolve`, or (when it has a
- *   signal or a captured context) a `QueuedTask` and a `null` slot (never `undefined`, which
- *   `Fifo` reserves for "empty"). Most tasks thus cost no
- *   object beyond their promise, which matters: at 1e6 queued tasks, the collector's work on what
- *   they retain is most of the limiter's cost.
+ *   signal or a captured context) a `QueuedTask` and a `null` slot. Most tasks thus cost no object
+ *   beyond their promise, which matters: at 1e6 queued tasks, the collector's work on what they
+ *   retain is most of the limiter's cost.
  * - `pending` counts live tasks in `queue`; aborted ones may still sit in it (lazy deletion).
  * - a task's slot is released exactly once, by a shared reaction on the promise of its result
  *   (`release`/`releaseError` for a task started at once, `releaseSlot` for a queued one), whether
@@ -103,7 +102,7 @@ class LimiterCore {
   concurrency: number;
   active = 0;
   pending = 0;
-  readonly queue = new Fifo<Task<unknown> | QueuedTask | Resolve | null>(2048);
+  readonly queue = new ChunkQueue<Task<unknown> | QueuedTask | Resolve | null>();
   readonly budget = new TurnBudget();
   #resumeScheduled = false;
 
@@ -183,13 +182,15 @@ class LimiterCore {
       if (typeof head !== 'function' && head.fn === undefined) continue;
       this.pending--;
       this.active++;
+      let context: CapturedContext;
       let result: unknown;
       try {
         if (typeof head === 'function') {
           result = callInContext(undefined, invokePlain, head);
         } else {
+          context = head.context;
           head.signal?.removeEventListener('abort', head);
-          result = callInContext(head.context, invoke, head);
+          result = callInContext(context, invoke, head);
           head.fn = undefined;
         }
       } catch (error) {
@@ -197,7 +198,7 @@ class LimiterCore {
       }
       // Free the slot when the result settles; the caller's promise follows the result.
       const settled = Promise.resolve(result);
-      settled.then(this.releaseSlot, this.releaseSlot);
+      leaveContext(context, settled.then(this.releaseSlot, this.releaseSlot));
       resolve(settled);
     }
   }
@@ -209,7 +210,7 @@ class LimiterCore {
     this.pending--;
     task.signal?.removeEventListener('abort', task);
     // Nobody left waiting: drop the settled entries now rather than when the queue is next used.
-    if (this.pending === 0) this.queue.drain();
+    if (this.pending === 0) this.queue.clear();
     task.resolve(Promise.reject(error));
   }
 

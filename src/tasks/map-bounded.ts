@@ -1,7 +1,7 @@
 import { AbortError, InvalidArgumentError } from '../errors.js';
 import { Fifo } from '../internal/fifo.js';
 import { TurnBudget } from './budget.js';
-import { type CapturedContext, callInContext, captureContext } from './context.js';
+import { type CapturedContext, callInContext, captureContext, leaveContext } from './context.js';
 import { checkConcurrency, DONE, type Waiter } from './iteration.js';
 
 export interface MapBoundedOptions {
@@ -190,7 +190,7 @@ class MapBounded<T, R> implements AsyncIterableIterator<R, undefined> {
         } catch (error) {
           pull = Promise.reject(error);
         }
-        pull.then(this.#onPulled, this.#onSourceError);
+        leaveContext(this.#context, pull.then(this.#onPulled, this.#onSourceError));
         return;
       }
       let step: IteratorResult<T>;
@@ -246,7 +246,7 @@ class MapBounded<T, R> implements AsyncIterableIterator<R, undefined> {
       result = Promise.reject(error);
     }
     const onValue = this.#ordered ? (value: R) => this.#onOrderedValue(index, value) : this.#onUnorderedValue;
-    Promise.resolve(result).then(onValue, this.#onError);
+    leaveContext(this.#context, Promise.resolve(result).then(onValue, this.#onError));
   }
 
   #onOrderedValue(index: number, value: R): void {

@@ -1,7 +1,8 @@
 import { AbortError, InvalidArgumentError, TaskSetClosedError } from '../errors.js';
 import { Fifo } from '../internal/fifo.js';
 import { TurnBudget } from './budget.js';
-import { type CapturedContext, callInContext, captureContext } from './context.js';
+import { ChunkQueue } from './chunk-queue.js';
+import { type CapturedContext, callInContext, captureContext, leaveContext } from './context.js';
 import { checkConcurrency, DONE, type Waiter } from './iteration.js';
 
 /** `fail-fast`: the first error stops the set. `collect-all`: every task runs, errors come last. */
@@ -53,8 +54,8 @@ export class TaskSet<T> implements AsyncIterableIterator<T, undefined> {
   #concurrency: number;
   #active = 0;
   /** Queued tasks as pairs: the function, then its captured context. */
-  #queue = new Fifo<SetTask<T> | CapturedContext>(64);
-  #results = new Fifo<T>(64);
+  #queue = new ChunkQueue<SetTask<T> | CapturedContext>();
+  #results = new ChunkQueue<T>();
   #waiters = new Fifo<Waiter<T>>();
   #errors: unknown[] = [];
   /** The error that ends the set (fail-fast or cancel), until it has been delivered once. */
@@ -188,10 +189,12 @@ export class TaskSet<T> implements AsyncIterableIterator<T, undefined> {
     try {
       result = queued ? callInContext(context, fn, this.#controller.signal) : fn(this.#controller.signal);
     } catch (error) {
-      Promise.reject(error).then(undefined, this.#onError);
+      const failed = Promise.reject(error).then(undefined, this.#onError);
+      if (queued) leaveContext(context, failed);
       return;
     }
-    Promise.resolve(result).then(this.#onValue, this.#onError);
+    const settled = Promise.resolve(result).then(this.#onValue, this.#onError);
+    if (queued) leaveContext(context, settled);
   }
 
   #startQueued(fromCompletion: boolean): void {
@@ -255,8 +258,8 @@ export class TaskSet<T> implements AsyncIterableIterator<T, undefined> {
 
   #close(why: string, error: unknown): void {
     this.#closedBecause = why;
-    this.#queue = new Fifo(16);
-    this.#results = new Fifo(16);
+    this.#queue.clear();
+    this.#results.clear();
     this.#errors = [];
     this.#stopListening();
     this.#controller.abort(error);
