@@ -25,12 +25,34 @@ export const Slot = {
   /** Bytes made durable (running total; includes segment headers). */
   SYNCED_BYTES: 6,
   /**
-   * Bumped by the main thread after every change the writer must see (records, close, resume); the
-   * writer waits on it. It loads WAKE before checking, so a bump in between is never missed.
+   * Bumped by the main thread when the writer must look again (see WAITING); the writer waits on it.
+   * It loads WAKE before checking, so a bump in between is never missed.
    */
   WAKE: 7,
+  /**
+   * WRITTEN as of the end of the main thread's last event-loop turn that appended (running total):
+   * records up to here are all the main thread had to give at that moment. WRITTEN > SEALED means
+   * an append burst is still going on.
+   */
+  SEALED: 8,
+  /**
+   * Set by the writer, before it looks at WRITTEN and SEALED for the last time and blocks, to what
+   * must wake it (`Waiting`); the main thread bumps WAKE and notifies only then (so a burst of appends
+   * costs one notification, not one each). Both sides use sequentially consistent Atomics, so either
+   * the writer sees the main thread's store or the main thread sees the writer's flag.
+   */
+  WAITING: 9,
 } as const;
-export const CONTROL_SLOTS = 8;
+export const CONTROL_SLOTS = 10;
+
+/** What the writer, blocked, waits for (the WAITING slot). */
+export const Waiting = {
+  NOTHING: 0n,
+  /** The ring is empty: wake it for the first record. */
+  RECORDS: 1n,
+  /** Gathering a batch: wake it when the main thread seals its turn or a batch's worth is there. */
+  SEAL: 2n,
+} as const;
 
 export const WriterState = {
   RUNNING: 0n,

@@ -26,7 +26,8 @@ import {
   type SegmentFile,
   syncDirectory,
 } from './recovery.js';
-import { CONTROL_SLOTS, copyIntoRing, Slot, WriterState, zeroRing } from './ring.js';
+import { CONTROL_SLOTS, copyIntoRing, Slot, Waiting, WriterState, zeroRing } from './ring.js';
+import { TraceEvent, TraceLog } from './trace.js';
 
 export interface WalOptions {
   /** Bytes per segment file (default 64 MiB). Whole old segments are what `truncateBefore` drops. */
@@ -72,6 +73,8 @@ export interface TestHooks {
   faults?: FaultInjection;
   /** Use the polling fallback as if `Atomics.waitAsync` were missing. */
   pollForAcknowledgements?: boolean;
+  /** Lab only: cycle tracing (trace.ts); `main` is stamped by this thread, `writer` by the writer. */
+  trace?: { main: SharedArrayBuffer; writer: SharedArrayBuffer };
 }
 
 type AppendData = Uint8Array | string;
@@ -108,6 +111,7 @@ export class Wal {
   readonly #maxBatchBytes: number;
   readonly #recovered: Recovered;
   readonly #poll: boolean;
+  readonly #trace: TraceLog | undefined;
   /** Appends in the ring, waiting to be durable, in LSN order. */
   readonly #inRing = new Fifo<PendingAppend>();
   /** Appends waiting for room in the ring (backpressure), in call order. */
@@ -116,6 +120,8 @@ export class Wal {
   #nextLsn: number;
   #written = 0;
   #waiterArmed = false;
+  /** A `#seal` is queued with setImmediate. */
+  #sealScheduled = false;
   #failure: SluiceError | undefined;
   #closing: Promise<void> | undefined;
   /** `close()` waiting for the pending appends to settle. */
@@ -130,7 +136,9 @@ export class Wal {
     maxBatchBytes: number,
     recovered: Recovered,
     poll: boolean,
+    trace: TraceLog | undefined,
   ) {
+    this.#trace = trace;
     this.dir = dir;
     this.#worker = worker;
     this.#control = control;
@@ -198,6 +206,7 @@ export class Wal {
       maxBatchBytes,
       preallocate,
       faults: hooks.faults ?? {},
+      trace: hooks.trace?.writer,
     };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
     await new Promise<void>((resolve, reject) => {
@@ -237,6 +246,7 @@ export class Wal {
       maxBatchBytes,
       recovered,
       hooks.pollForAcknowledgements === true || waitAsync === undefined,
+      hooks.trace === undefined ? undefined : new TraceLog(hooks.trace.main),
     );
   }
 
@@ -440,12 +450,49 @@ export class Wal {
     }
     entry.records = [];
     this.#inRing.push(entry);
+    this.#trace?.stamp(TraceEvent.APPEND, entry.lastLsn);
     Atomics.store(this.#control, Slot.WRITTEN, BigInt(this.#written));
-    this.#wakeWriter();
+    if (!this.#sealScheduled) {
+      this.#sealScheduled = true;
+      setImmediate(this.#seal);
+    }
+    this.#wakeWriterIf(true);
     if (this.#inRing.length === 1) this.#worker.ref();
     this.#armWaiter();
   }
 
+  /**
+   * End of the event-loop turn in which records were appended: everything in the ring is all this
+   * thread had to give, so a writer gathering a batch may write it now.
+   */
+  readonly #seal = (): void => {
+    this.#sealScheduled = false;
+    Atomics.store(this.#control, Slot.SEALED, BigInt(this.#written));
+    this.#wakeWriterIf(false);
+  };
+
+  /**
+   * Wakes the writer if it is blocked waiting for what just happened: any record (`recordAdded`) when
+   * it waits for records, the seal or a full batch when it gathers. The flag is cleared by whoever
+   * wins the exchange, so one wake-up is sent per wait however many appends see it.
+   */
+  #wakeWriterIf(recordAdded: boolean): void {
+    for (;;) {
+      const waiting = Atomics.load(this.#control, Slot.WAITING);
+      const wanted =
+        waiting === Waiting.SEAL
+          ? !recordAdded ||
+            this.#written - Number(Atomics.load(this.#control, Slot.CONSUMED)) >= this.#maxBatchBytes
+          : waiting === Waiting.RECORDS && recordAdded;
+      if (!wanted) return;
+      if (Atomics.compareExchange(this.#control, Slot.WAITING, waiting, Waiting.NOTHING) === waiting) {
+        this.#wakeWriter();
+        return;
+      }
+    }
+  }
+
+  /** Wakes the writer whatever it waits for (state changes: close, resume after ENOSPC). */
   #wakeWriter(): void {
     Atomics.add(this.#control, Slot.WAKE, 1n);
     Atomics.notify(this.#control, Slot.WAKE);
@@ -481,6 +528,8 @@ export class Wal {
   /** Resolves every append now durable, admits waiting ones into the freed room, re-arms. */
   #acknowledge(): void {
     const durable = this.durableLsn;
+    this.#trace?.stamp(TraceEvent.ACK_START, durable);
+    let resolved = 0;
     for (
       let entry = this.#inRing.peek();
       entry !== undefined && entry.lastLsn <= durable;
@@ -488,7 +537,9 @@ export class Wal {
     ) {
       this.#inRing.shift();
       entry.resolve(entry.lastLsn);
+      resolved++;
     }
+    this.#trace?.stamp(TraceEvent.ACK_END, resolved);
     this.#admitWaiting();
     if (this.#inRing.length === 0) {
       this.#worker.unref();

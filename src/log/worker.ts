@@ -33,7 +33,8 @@ import {
   segmentName,
 } from './format.js';
 import type { WorkerData, WorkerMessage } from './protocol.js';
-import { copyFromRing, nowUs, ringSpans, Slot, WriterState } from './ring.js';
+import { copyFromRing, nowUs, ringSpans, Slot, Waiting, WriterState } from './ring.js';
+import { TraceEvent, TraceLog } from './trace.js';
 
 /**
  * Preallocation works in steps of this many zero bytes, each written and fdatasync'd on its own,
@@ -75,6 +76,7 @@ const ring = new Uint8Array(data.ring);
 const scratchHeader = Buffer.alloc(RECORD_HEADER_BYTES);
 const preallocatedPath = path.join(data.dir, PREALLOCATED_NAME);
 const zeros = Buffer.alloc(PREALLOCATE_CHUNK_BYTES);
+const trace = data.trace === undefined ? undefined : new TraceLog(data.trace);
 let fdatasyncCalls = 0;
 let batchCalls = 0;
 
@@ -222,21 +224,35 @@ function writeBatch(segment: ActiveSegment, queue: ChunkQueue, bytes: number): v
 /**
  * Group commit gathering. When the last batch held more than one record, appenders are running
  * concurrently, and the main thread usually appends a burst of records (one per appender whose
- * previous record was just acknowledged) within a few hundred microseconds. Writing as soon as the
- * first of them lands would split the burst over two fdatasyncs; so wait while the ring keeps growing,
- * in steps of GATHER_STEP_MS, at most GATHER_MAX_MS (PostgreSQL's commit_delay, made adaptive).
+ * previous record was just acknowledged) in one event-loop turn. Writing as soon as the first of them
+ * lands would split the burst over two fdatasyncs; so wait until the main thread seals its turn
+ * (SEALED catches up with WRITTEN; lmdb-js ends its write transactions at the same point, with
+ * setImmediate), a batch's worth is there, the ring stopped growing for GATHER_STEP_MS (the main
+ * thread is busy with something else), or GATHER_MAX_MS passed (PostgreSQL's commit_delay, made
+ * adaptive).
  */
 const GATHER_STEP_MS = 0.05;
 const GATHER_MAX_MS = 0.5;
-function gatherConcurrentAppends(pendingBytes: number): void {
+function gatherConcurrentAppends(consumed: number): void {
   const deadline = performance.now() + GATHER_MAX_MS;
-  let seen = pendingBytes;
-  while (seen < data.maxBatchBytes && performance.now() < deadline) {
-    Atomics.wait(control, Slot.WAKE, Atomics.load(control, Slot.WAKE), GATHER_STEP_MS);
-    const now = Number(Atomics.load(control, Slot.WRITTEN) - Atomics.load(control, Slot.CONSUMED));
-    if (now === seen) return;
-    seen = now;
+  let seen = -1;
+  for (;;) {
+    const wake = Atomics.load(control, Slot.WAKE);
+    Atomics.store(control, Slot.WAITING, Waiting.SEAL);
+    // Looked at after the flag is up: a seal stored before it is seen here, one after it wakes us.
+    const written = Atomics.load(control, Slot.WRITTEN);
+    const pending = Number(written) - consumed;
+    if (
+      Atomics.load(control, Slot.SEALED) >= written ||
+      pending >= data.maxBatchBytes ||
+      pending === seen ||
+      performance.now() >= deadline
+    )
+      break;
+    seen = pending;
+    Atomics.wait(control, Slot.WAKE, wake, GATHER_STEP_MS);
   }
+  Atomics.store(control, Slot.WAITING, Waiting.NOTHING);
 }
 
 /** The segment being written; module-level so that a failure can still close it. */
@@ -272,11 +288,17 @@ function run(): void {
         }
         continue;
       }
-      Atomics.wait(control, Slot.WAKE, wake);
+      trace?.stamp(TraceEvent.WRITER_IDLE, 0);
+      Atomics.store(control, Slot.WAITING, Waiting.RECORDS);
+      // Looked at after the flag is up: a record stored before it is seen here, one after it wakes us.
+      if (Number(Atomics.load(control, Slot.WRITTEN)) === consumed) Atomics.wait(control, Slot.WAKE, wake);
+      Atomics.store(control, Slot.WAITING, Waiting.NOTHING);
+      trace?.stamp(TraceEvent.WRITER_WOKE, Number(Atomics.load(control, Slot.WRITTEN)) - consumed);
       continue;
     }
 
-    if (lastBatchRecords > 1) gatherConcurrentAppends(written - consumed);
+    trace?.stamp(TraceEvent.BATCH_START, written - consumed);
+    if (lastBatchRecords > 1) gatherConcurrentAppends(consumed);
     const available = Number(Atomics.load(control, Slot.WRITTEN));
 
     // Assemble one batch: whole records, at most maxBatchBytes, never across a segment end.
@@ -310,6 +332,7 @@ function run(): void {
       records++;
     }
     if (batchBytes === 0) continue; // paused by ENOSPC at rollover
+    trace?.stamp(TraceEvent.BATCH_TAKEN, records);
     const bytes = batchBytes;
     batchBytes = 0;
     try {
@@ -324,11 +347,13 @@ function run(): void {
       consumed = Number(Atomics.load(control, Slot.CONSUMED));
       continue;
     }
+    trace?.stamp(TraceEvent.WRITTEN, bytes);
     try {
       syncData(segment.fd);
     } catch (error) {
       throw new OsFailure(`fdatasync of ${segmentName(segment.firstLsn)}`, error);
     }
+    trace?.stamp(TraceEvent.SYNCED, 0);
     segment.writeOffset += bytes;
     consumed = position;
     lastBatchRecords = records;
@@ -338,6 +363,7 @@ function run(): void {
     Atomics.store(control, Slot.CONSUMED, BigInt(consumed));
     Atomics.store(control, Slot.DURABLE_LSN, BigInt(lastLsn));
     Atomics.notify(control, Slot.DURABLE_LSN);
+    trace?.stamp(TraceEvent.PUBLISHED, lastLsn);
   }
   activeSegment = undefined;
   closeSync(segment.fd);
