@@ -11,6 +11,10 @@ export const TraceEvent = {
   WRITER_WOKE: 2,
   /** Writer: found records (value: bytes in the ring) and starts a batch. */
   BATCH_START: 3,
+  /** Writer: gathering over (value: bytes in the ring). */
+  GATHERED: 8,
+  /** Writer: a preallocation step starts (value: bytes preallocated so far). */
+  PREALLOCATE: 9,
   /** Writer: batch assembled (value: records). */
   BATCH_TAKEN: 4,
   /** Writer: writev returned (value: bytes). */

@@ -15,7 +15,7 @@ import {
 import { Fifo } from '../internal/fifo.js';
 import { waitAsync } from '../internal/wait-async.js';
 import { RecordDecoder } from './decoder.js';
-import { encodeRecordHeader, framedSize, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './format.js';
+import { framedSize, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './format.js';
 import type { FaultInjection, WorkerData, WorkerMessage } from './protocol.js';
 import { readWindows } from './read.js';
 import {
@@ -26,7 +26,15 @@ import {
   type SegmentFile,
   syncDirectory,
 } from './recovery.js';
-import { CONTROL_SLOTS, copyIntoRing, Slot, Waiting, WriterState, zeroRing } from './ring.js';
+import {
+  CONTROL_SLOTS,
+  copyIntoRing,
+  Slot,
+  Waiting,
+  WriterState,
+  writeRecordFields,
+  zeroRing,
+} from './ring.js';
 import { TraceEvent, TraceLog } from './trace.js';
 
 export interface WalOptions {
@@ -80,7 +88,7 @@ export interface TestHooks {
 type AppendData = Uint8Array | string;
 
 interface PendingAppend {
-  records: Buffer[];
+  records: Uint8Array[];
   framedBytes: number;
   /** LSN of its last record, assigned when it enters the ring. */
   lastLsn: number;
@@ -108,6 +116,7 @@ export class Wal {
   readonly #worker: Worker;
   readonly #control: BigInt64Array;
   readonly #ring: Uint8Array;
+  readonly #ringView: DataView;
   readonly #maxBatchBytes: number;
   readonly #recovered: Recovered;
   readonly #poll: boolean;
@@ -116,7 +125,6 @@ export class Wal {
   readonly #inRing = new Fifo<PendingAppend>();
   /** Appends waiting for room in the ring (backpressure), in call order. */
   readonly #waitingForRoom = new Fifo<PendingAppend>();
-  readonly #headerScratch = Buffer.alloc(RECORD_HEADER_BYTES);
   #nextLsn: number;
   #written = 0;
   #waiterArmed = false;
@@ -143,6 +151,7 @@ export class Wal {
     this.#worker = worker;
     this.#control = control;
     this.#ring = ring;
+    this.#ringView = new DataView(ring.buffer, ring.byteOffset, ring.byteLength);
     this.#maxBatchBytes = maxBatchBytes;
     this.#recovered = recovered;
     this.#nextLsn = recovered.nextLsn;
@@ -282,13 +291,12 @@ export class Wal {
     const items = Array.isArray(data) ? (data as readonly AppendData[]) : [data as AppendData];
     if (items.length === 0)
       return Promise.reject(new InvalidArgumentError('data', 'a non-empty array', data));
-    const records: Buffer[] = [];
+    const records: Uint8Array[] = [];
     let framedBytes = 0;
     for (const item of items) {
-      let record: Buffer;
+      let record: Uint8Array;
       if (typeof item === 'string') record = Buffer.from(item, 'utf8');
-      else if (item instanceof Uint8Array)
-        record = Buffer.from(item.buffer, item.byteOffset, item.byteLength);
+      else if (item instanceof Uint8Array) record = item;
       else
         return Promise.reject(
           new InvalidArgumentError('data', 'a Uint8Array, a string or an array of them', item),
@@ -433,19 +441,21 @@ export class Wal {
     return this.#written - consumed + bytes <= this.#ring.length;
   }
 
-  /** Assigns LSNs, copies the framed records into the ring, and tells the writer. */
+  /**
+   * Assigns LSNs, copies the framed records into the ring (length, LSN, payload, padding; the writer
+   * thread fills in the CRC-32C), and tells the writer if it waits for them.
+   */
   #enterRing(entry: PendingAppend): void {
     const ring = this.#ring;
-    const header = this.#headerScratch;
     for (const record of entry.records) {
       const lsn = this.#nextLsn++;
-      encodeRecordHeader(header, lsn, record);
-      copyIntoRing(ring, this.#written, header);
-      copyIntoRing(ring, this.#written + RECORD_HEADER_BYTES, record);
+      const position = this.#written;
+      writeRecordFields(this.#ringView, position, record.length, lsn);
+      copyIntoRing(ring, position + RECORD_HEADER_BYTES, record);
       const size = framedSize(record.length);
       const padding = size - RECORD_HEADER_BYTES - record.length;
-      if (padding > 0) zeroRing(ring, this.#written + RECORD_HEADER_BYTES + record.length, padding);
-      this.#written += size;
+      if (padding > 0) zeroRing(ring, position + RECORD_HEADER_BYTES + record.length, padding);
+      this.#written = position + size;
       entry.lastLsn = lsn;
     }
     entry.records = [];
