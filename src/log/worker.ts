@@ -304,11 +304,14 @@ function gatherConcurrentAppends(consumed: number): number {
     const wake = Atomics.load(control, Slot.WAKE);
     Atomics.store(control, Slot.WAITING, Waiting.SEAL);
     // Looked at after the flag is up: a seal stored before it is seen here, one after it wakes us.
+    // SEALED before WRITTEN: equal means nothing was appended since the seal, so the batch takes
+    // the whole turn (the other order could pair a new seal with an old, shorter WRITTEN).
+    const sealed = Number(Atomics.load(control, Slot.SEALED));
     const written = Number(Atomics.load(control, Slot.WRITTEN));
     checksumUpTo(written);
     const pending = written - consumed;
     if (
-      Number(Atomics.load(control, Slot.SEALED)) >= written ||
+      sealed >= written ||
       pending >= data.maxBatchBytes ||
       pending === seen ||
       performance.now() >= deadline
