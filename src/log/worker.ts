@@ -63,6 +63,13 @@ const PREALLOCATE_CHUNK_BYTES = 256 * 1024;
  */
 const ZERO_AHEAD_MIN_LEAD_BYTES = 2 * PREALLOCATE_CHUNK_BYTES;
 
+/**
+ * The writer counts as busy until this long after its last batch: a step (~0.25 ms) taken in every
+ * short pause would delay the next record of a steady appender each time, so only just-in-time steps
+ * run then; the rest waits for a pause longer than this.
+ */
+const BUSY_AFTER_BATCH_MS = 1;
+
 interface ActiveSegment {
   fd: number;
   firstLsn: number;
@@ -367,6 +374,8 @@ function run(): void {
   const batch = new ChunkQueue();
   let lastBatchRecords = 0;
   let burstExpected = false;
+  /** performance.now() when the last batch was durable (-Infinity: none yet, idle). */
+  let lastBatchAt = Number.NEGATIVE_INFINITY;
   let consumed = Number(Atomics.load(control, Slot.CONSUMED));
   checksummed = consumed;
   for (;;) {
@@ -387,18 +396,23 @@ function run(): void {
         trace?.stamp(TraceEvent.WRITER_WOKE, Number(Atomics.load(control, Slot.WRITTEN)) - consumed);
         continue;
       }
-      if (zeroAheadDue(segment, false)) {
+      const busyFor = lastBatchAt + BUSY_AFTER_BATCH_MS - performance.now();
+      if (zeroAheadDue(segment, busyFor > 0)) {
         preallocationStepOrStop(segment);
         continue;
       }
-      if (preallocationPending()) {
+      if (busyFor <= 0 && preallocationPending()) {
         preallocationStepOrStop(undefined);
         continue;
       }
+      // While busy with zero-filling left to do, wake up when the pause is long enough for it.
+      const pauseMs =
+        busyFor > 0 && (zeroAheadDue(segment, false) || preallocationPending()) ? busyFor : undefined;
       trace?.stamp(TraceEvent.WRITER_IDLE, 0);
       Atomics.store(control, Slot.WAITING, Waiting.RECORDS);
       // Looked at after the flag is up: a record stored before it is seen here, one after it wakes us.
-      if (Number(Atomics.load(control, Slot.WRITTEN)) === consumed) Atomics.wait(control, Slot.WAKE, wake);
+      if (Number(Atomics.load(control, Slot.WRITTEN)) === consumed)
+        Atomics.wait(control, Slot.WAKE, wake, pauseMs);
       Atomics.store(control, Slot.WAITING, Waiting.NOTHING);
       trace?.stamp(TraceEvent.WRITER_WOKE, Number(Atomics.load(control, Slot.WRITTEN)) - consumed);
       continue;
@@ -469,6 +483,7 @@ function run(): void {
     segment.writeOffset += bytes;
     consumed = position;
     lastBatchRecords = records;
+    lastBatchAt = performance.now();
     burstExpected = records > 1;
     Atomics.store(control, Slot.LAST_SYNC_US, nowUs());
     Atomics.add(control, Slot.BATCHES, 1n);
