@@ -2,7 +2,7 @@
  * The log's writer thread. It owns the segment files: it takes the framed records the main thread
  * put into the ring, writes each batch with one writev and one fdatasync, and only then publishes
  * the batch's last LSN as durable. It blocks in Atomics.wait when idle (it is a thread of its own;
- * blocking is the point) and preallocates the next segment while nothing is pending.
+ * blocking is the point) and zero-fills segment space between batches (zero-fill.ts).
  *
  * Failure rules: ENOSPC while writing a batch truncates the segment back to the last durable byte,
  * pauses, and lets the main thread reject what was in flight; any other write error, and any
@@ -17,7 +17,6 @@ import {
   ftruncateSync,
   openSync,
   renameSync,
-  unlinkSync,
   writeSync,
   writevSync,
 } from 'node:fs';
@@ -32,43 +31,11 @@ import {
   SEGMENT_HEADER_BYTES,
   segmentName,
 } from './format.js';
+import { BatchGatherer } from './gather.js';
 import type { WorkerData, WorkerMessage } from './protocol.js';
-import {
-  checksumRecordInRing,
-  nowUs,
-  readRecordLength,
-  readRecordLsn,
-  ringSpans,
-  Slot,
-  Waiting,
-  WriterState,
-} from './ring.js';
+import { nowUs, readRecordLength, readRecordLsn, ringSpans, Slot, Waiting, WriterState } from './ring.js';
 import { TraceEvent, TraceLog } from './trace.js';
-
-/**
- * Preallocation works in steps of this many zero bytes, each written and fdatasync'd on its own,
- * between batches: a batch that arrives meanwhile waits for at most one step, never for the
- * flush of a whole 64 MiB segment.
- */
-const PREALLOCATE_CHUNK_BYTES = 256 * 1024;
-
-/**
- * Why zero-fill at all: on ext4, fdatasync after writing into blocks that are not yet allocated
- * must also commit the allocation (a journal commit, a second device flush); into blocks already
- * written with zeros it flushes the data only. Measured here (lab data dir, ext4 on virtio), a
- * 17 KiB write + fdatasync: 38-65 us into zeroed blocks, 90-122 us appending or into a sparse
- * file. A step costs ~220 us per 256 KiB, so zeroing pays for itself once a step's bytes carry
- * more than ~4 batches. While appenders keep the writer busy, the active segment is still zeroed
- * just in time, one step whenever less than this lead is left ahead of the write offset.
- */
-const ZERO_AHEAD_MIN_LEAD_BYTES = 2 * PREALLOCATE_CHUNK_BYTES;
-
-/**
- * The writer counts as busy until this long after its last batch: a step (~0.25 ms) taken in every
- * short pause would delay the next record of a steady appender each time, so only just-in-time steps
- * run then; the rest waits for a pause longer than this.
- */
-const BUSY_AFTER_BATCH_MS = 1;
+import { BUSY_AFTER_BATCH_MS, ZeroFill } from './zero-fill.js';
 
 interface ActiveSegment {
   fd: number;
@@ -79,17 +46,8 @@ interface ActiveSegment {
   segmentSize: number;
   /** The batch bound recorded in this segment's header (recovery relies on it). */
   maxBatchBytes: number;
-  /**
-   * Bytes from the start of the file that have been written (header, records, or zeros by
-   * preallocation), so their blocks are allocated: >= writeOffset once a step ran.
-   */
+  /** Bytes from the start of the file written (header, records or zeros), so allocated. */
   zeroedTo: number;
-}
-
-interface Preallocation {
-  fd: number;
-  /** Zero bytes written so far. */
-  filled: number;
 }
 
 class OsFailure extends Error {
@@ -106,8 +64,7 @@ const port = parentPort!;
 const control = new BigInt64Array(data.control);
 const ring = new Uint8Array(data.ring);
 const ringView = new DataView(data.ring);
-const preallocatedPath = path.join(data.dir, PREALLOCATED_NAME);
-const zeros = Buffer.alloc(PREALLOCATE_CHUNK_BYTES);
+const zeroFill = new ZeroFill(data.preallocate, data.segmentSize, path.join(data.dir, PREALLOCATED_NAME));
 const trace = data.trace === undefined ? undefined : new TraceLog(data.trace);
 let fdatasyncCalls = 0;
 let batchCalls = 0;
@@ -140,76 +97,18 @@ function syncDirectory(): void {
   }
 }
 
-let preallocation: Preallocation | undefined;
-/** Set after ENOSPC while preallocating: do not try again until the next rollover. */
-let preallocationBlocked = false;
-
-function discardPreallocation(): void {
-  if (preallocation !== undefined) {
-    closeSync(preallocation.fd);
-    preallocation = undefined;
-  }
-  try {
-    unlinkSync(preallocatedPath);
-  } catch {
-    // not there
-  }
-}
-
-/** One step of filling the next segment with zeros, done only while no record is waiting. */
-function preallocateStep(): void {
-  if (preallocation === undefined) {
-    preallocation = { fd: openSync(preallocatedPath, 'w+'), filled: 0 };
-  }
-  const length = Math.min(PREALLOCATE_CHUNK_BYTES, data.segmentSize - preallocation.filled);
-  writeSync(preallocation.fd, zeros, 0, length, preallocation.filled);
-  fdatasyncSync(preallocation.fd);
-  preallocation.filled += length;
-}
-
-/**
- * Whether to zero-fill the active segment ahead of its write offset now: while the writer is idle
- * until the segment is all zeroed; while appenders keep it busy (`busy`) only when the lead is short.
- */
-function zeroAheadDue(segment: ActiveSegment, busy: boolean): boolean {
-  if (!data.preallocate || preallocationBlocked || segment.zeroedTo >= segment.segmentSize) return false;
-  return !busy || segment.zeroedTo - segment.writeOffset < ZERO_AHEAD_MIN_LEAD_BYTES;
-}
-
-/** One step of filling the active segment with zeros past its last record (never over a record). */
-function zeroAheadStep(segment: ActiveSegment): void {
-  const start = Math.max(segment.zeroedTo, segment.writeOffset);
-  const length = Math.min(PREALLOCATE_CHUNK_BYTES, segment.segmentSize - start);
-  writeSync(segment.fd, zeros, 0, length, start);
-  fdatasyncSync(segment.fd);
-  segment.zeroedTo = start + length;
-}
-
 /**
  * Runs one zero-filling step, of the active segment (`segment`) or of the next one; ENOSPC stops
- * zero-filling until the next rollover, any other error is final.
+ * zero-filling until the next segment, any other error is final.
  */
-function preallocationStepOrStop(segment: ActiveSegment | undefined): void {
-  trace?.stamp(
-    TraceEvent.PREALLOCATE,
-    segment === undefined ? (preallocation?.filled ?? 0) : segment.zeroedTo,
-  );
+function zeroFillStep(segment: ActiveSegment | undefined): void {
+  trace?.stamp(TraceEvent.PREALLOCATE, segment === undefined ? zeroFill.nextFilled : segment.zeroedTo);
   try {
-    if (segment === undefined) preallocateStep();
-    else zeroAheadStep(segment);
+    zeroFill.step(segment);
   } catch (error) {
-    if (!isNoSpace(error)) throw new OsFailure('preallocating segment space', error);
-    discardPreallocation();
-    preallocationBlocked = true;
+    if (!isNoSpace(error)) throw new OsFailure('zero-filling segment space', error);
+    zeroFill.stop();
   }
-}
-
-function preallocationPending(): boolean {
-  return (
-    data.preallocate &&
-    !preallocationBlocked &&
-    (preallocation === undefined || preallocation.filled < data.segmentSize)
-  );
 }
 
 /**
@@ -218,9 +117,7 @@ function preallocationPending(): boolean {
  */
 function rollover(current: ActiveSegment | undefined, firstLsn: number): ActiveSegment {
   try {
-    // Take the preallocated file as far as it got: finishing it here would stall the appends waiting.
-    if (preallocation === undefined) preallocation = { fd: openSync(preallocatedPath, 'w+'), filled: 0 };
-    const { fd, filled } = preallocation;
+    const { fd, filled } = zeroFill.takeNext();
     const header = encodeSegmentHeader({
       version: FORMAT_VERSION,
       maxBatchBytes: data.maxBatchBytes,
@@ -229,9 +126,8 @@ function rollover(current: ActiveSegment | undefined, firstLsn: number): ActiveS
     });
     writeSync(fd, header, 0, header.length, 0);
     syncData(fd);
-    renameSync(preallocatedPath, path.join(data.dir, segmentName(firstLsn)));
-    preallocation = undefined;
-    preallocationBlocked = false;
+    renameSync(path.join(data.dir, PREALLOCATED_NAME), path.join(data.dir, segmentName(firstLsn)));
+    zeroFill.handedOver();
     syncDirectory();
     if (current !== undefined) closeSync(current.fd);
     Atomics.add(control, Slot.SYNCED_BYTES, BigInt(SEGMENT_HEADER_BYTES));
@@ -244,7 +140,7 @@ function rollover(current: ActiveSegment | undefined, firstLsn: number): ActiveS
       zeroedTo: Math.max(SEGMENT_HEADER_BYTES, filled),
     };
   } catch (error) {
-    discardPreallocation();
+    zeroFill.discard();
     throw error;
   }
 }
@@ -256,8 +152,7 @@ function pauseForNoSpace(segment: ActiveSegment | undefined, error: unknown): vo
     syncData(segment.fd);
     segment.zeroedTo = segment.writeOffset;
   }
-  discardPreallocation();
-  preallocationBlocked = true;
+  zeroFill.stop();
   Atomics.store(control, Slot.STATE, WriterState.PAUSED);
   post({ type: 'nospace', message: error instanceof Error ? error.message : String(error) });
   // Wait here for the main thread to drop what was in flight; it may be done before we get here.
@@ -292,70 +187,6 @@ function writeBatch(segment: ActiveSegment, queue: ChunkQueue, bytes: number): v
   }
 }
 
-/**
- * Group commit gathering. When the last batch held more than one record, appenders are running
- * concurrently, and the main thread usually appends a burst of records (one per appender whose
- * previous record was just acknowledged) in one event-loop turn. Writing as soon as the first of them
- * lands would split the burst over two fdatasyncs; so wait until the main thread seals its turn
- * (SEALED catches up with WRITTEN; lmdb-js ends its write transactions at the same point, with
- * setImmediate), a batch's worth is there, the ring stopped growing for GATHER_STEP_MS (the main
- * thread is busy with something else), or GATHER_MAX_MS passed (PostgreSQL's commit_delay, made
- * adaptive). The records' checksums are computed meanwhile. Returns the WRITTEN it saw last.
- */
-const GATHER_STEP_MS = 0.05;
-const GATHER_MAX_MS = 0.5;
-function gatherConcurrentAppends(consumed: number): number {
-  const deadline = performance.now() + GATHER_MAX_MS;
-  let seen = -1;
-  for (;;) {
-    const wake = Atomics.load(control, Slot.WAKE);
-    Atomics.store(control, Slot.WAITING, Waiting.SEAL);
-    // Looked at after the flag is up: a seal stored before it is seen here, one after it wakes us.
-    // SEALED before WRITTEN: equal means nothing was appended since the seal, so the batch takes
-    // the whole turn (the other order could pair a new seal with an old, shorter WRITTEN).
-    const sealed = Number(Atomics.load(control, Slot.SEALED));
-    const written = Number(Atomics.load(control, Slot.WRITTEN));
-    checksumUpTo(written);
-    const pending = written - consumed;
-    if (
-      sealed >= written ||
-      pending >= data.maxBatchBytes ||
-      pending === seen ||
-      performance.now() >= deadline
-    ) {
-      Atomics.store(control, Slot.WAITING, Waiting.NOTHING);
-      return written;
-    }
-    seen = pending;
-    Atomics.wait(control, Slot.WAKE, wake, GATHER_STEP_MS);
-  }
-}
-
-/**
- * After a batch of several records, with the ring empty: the appenders are due back in one burst,
- * so block until the main thread seals that turn (or a batch's worth is there) instead of waking for
- * its first record, which would cost the main thread a futex call in the middle of the burst and the
- * writer a wake-up for nothing; at most GATHER_MAX_MS, then back to waiting for any record.
- */
-function waitForBurst(consumed: number, wake: bigint): void {
-  Atomics.store(control, Slot.WAITING, Waiting.SEAL);
-  if (Number(Atomics.load(control, Slot.WRITTEN)) === consumed)
-    Atomics.wait(control, Slot.WAKE, wake, GATHER_MAX_MS);
-  Atomics.store(control, Slot.WAITING, Waiting.NOTHING);
-}
-
-/** Records in the ring from CONSUMED up to here have their CRC-32C filled in. */
-let checksummed = 0;
-
-/** Fills the CRC-32C of every record the ring holds up to running position `written`. */
-function checksumUpTo(written: number): void {
-  while (checksummed < written) {
-    const length = readRecordLength(ringView, checksummed);
-    checksumRecordInRing(ring, ringView, checksummed, length);
-    checksummed += framedSize(length);
-  }
-}
-
 /** The segment being written; module-level so that a failure can still close it. */
 let activeSegment: ActiveSegment | undefined;
 
@@ -377,7 +208,7 @@ function run(): void {
   /** performance.now() when the last batch was durable (-Infinity: none yet, idle). */
   let lastBatchAt = Number.NEGATIVE_INFINITY;
   let consumed = Number(Atomics.load(control, Slot.CONSUMED));
-  checksummed = consumed;
+  const gatherer = new BatchGatherer(control, ring, data.maxBatchBytes, consumed);
   for (;;) {
     // Load WAKE before looking at anything: a change after this load ends the wait below at once.
     const wake = Atomics.load(control, Slot.WAKE);
@@ -386,28 +217,28 @@ function run(): void {
     if (written === consumed) {
       if (state === WriterState.CLOSING) break;
       if (burstExpected) {
-        if (zeroAheadDue(segment, true)) {
-          preallocationStepOrStop(segment); // just in time; the burst gathers in the ring meanwhile
+        if (zeroFill.activeDue(segment, true)) {
+          zeroFillStep(segment); // just in time; the burst gathers in the ring meanwhile
           continue;
         }
         burstExpected = false; // once per batch: if nothing came, preallocate or wait for any record
         trace?.stamp(TraceEvent.WRITER_IDLE, 1);
-        waitForBurst(consumed, wake);
+        gatherer.waitForBurst(consumed, wake);
         trace?.stamp(TraceEvent.WRITER_WOKE, Number(Atomics.load(control, Slot.WRITTEN)) - consumed);
         continue;
       }
       const busyFor = lastBatchAt + BUSY_AFTER_BATCH_MS - performance.now();
-      if (zeroAheadDue(segment, busyFor > 0)) {
-        preallocationStepOrStop(segment);
+      if (zeroFill.activeDue(segment, busyFor > 0)) {
+        zeroFillStep(segment);
         continue;
       }
-      if (busyFor <= 0 && preallocationPending()) {
-        preallocationStepOrStop(undefined);
+      if (busyFor <= 0 && zeroFill.nextDue()) {
+        zeroFillStep(undefined);
         continue;
       }
       // While busy with zero-filling left to do, wake up when the pause is long enough for it.
       const pauseMs =
-        busyFor > 0 && (zeroAheadDue(segment, false) || preallocationPending()) ? busyFor : undefined;
+        busyFor > 0 && (zeroFill.activeDue(segment, false) || zeroFill.nextDue()) ? busyFor : undefined;
       trace?.stamp(TraceEvent.WRITER_IDLE, 0);
       Atomics.store(control, Slot.WAITING, Waiting.RECORDS);
       // Looked at after the flag is up: a record stored before it is seen here, one after it wakes us.
@@ -419,7 +250,7 @@ function run(): void {
     }
 
     trace?.stamp(TraceEvent.BATCH_START, written - consumed);
-    if (lastBatchRecords > 1) written = gatherConcurrentAppends(consumed);
+    if (lastBatchRecords > 1) written = gatherer.gather(consumed);
     trace?.stamp(TraceEvent.GATHERED, written - consumed);
 
     // Assemble one batch: whole records, at most maxBatchBytes, never across a segment end.
@@ -439,7 +270,7 @@ function run(): void {
           if (!isNoSpace(error)) throw new OsFailure(`creating segment ${segmentName(lsn)}`, error);
           pauseForNoSpace(undefined, error);
           consumed = Number(Atomics.load(control, Slot.CONSUMED));
-          checksummed = consumed;
+          gatherer.restartAt(consumed);
           break;
         }
         continue;
@@ -447,10 +278,7 @@ function run(): void {
       // A batch always takes its first record (rollover above made room for it), then whole
       // records up to maxBatchBytes.
       if (doesNotFit || (position > consumed && position - consumed + size > data.maxBatchBytes)) break;
-      if (position >= checksummed) {
-        checksumRecordInRing(ring, ringView, position, length);
-        checksummed = position + size;
-      }
+      gatherer.checksumUpTo(position + size);
       lastRecordAt = position;
       position += size;
       records++;
@@ -470,7 +298,7 @@ function run(): void {
         throw new OsFailure(`cutting a failed batch from ${segmentName(segment.firstLsn)}`, truncateError);
       }
       consumed = Number(Atomics.load(control, Slot.CONSUMED));
-      checksummed = consumed;
+      gatherer.restartAt(consumed);
       continue;
     }
     trace?.stamp(TraceEvent.WRITTEN, bytes);
@@ -495,7 +323,7 @@ function run(): void {
   }
   activeSegment = undefined;
   closeSync(segment.fd);
-  discardPreallocation();
+  zeroFill.discard();
 }
 
 try {
@@ -505,7 +333,7 @@ try {
   Atomics.store(control, Slot.STATE, WriterState.FAILED);
   try {
     if (activeSegment !== undefined) closeSync(activeSegment.fd);
-    discardPreallocation();
+    zeroFill.discard();
   } catch {
     // already failing; the first error is the one reported
   }
