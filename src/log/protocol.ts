@@ -15,6 +15,8 @@ export interface WorkerData {
   maxBatchBytes: number;
   preallocate: boolean;
   faults: FaultInjection;
+  /** Lab only: where the writer stamps its cycle steps (see trace.ts). */
+  trace: SharedArrayBuffer | undefined;
 }
 
 /** Test hooks: make the nth call fail as the OS would (1-based counts). */

@@ -15,7 +15,7 @@ import {
 import { Fifo } from '../internal/fifo.js';
 import { waitAsync } from '../internal/wait-async.js';
 import { RecordDecoder } from './decoder.js';
-import { encodeRecordHeader, framedSize, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './format.js';
+import { framedSize, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './format.js';
 import type { FaultInjection, WorkerData, WorkerMessage } from './protocol.js';
 import { readWindows } from './read.js';
 import {
@@ -26,7 +26,16 @@ import {
   type SegmentFile,
   syncDirectory,
 } from './recovery.js';
-import { CONTROL_SLOTS, copyIntoRing, Slot, WriterState, zeroRing } from './ring.js';
+import {
+  CONTROL_SLOTS,
+  copyIntoRing,
+  Slot,
+  Waiting,
+  WriterState,
+  writeRecordFields,
+  zeroRing,
+} from './ring.js';
+import { TraceEvent, TraceLog } from './trace.js';
 
 export interface WalOptions {
   /** Bytes per segment file (default 64 MiB). Whole old segments are what `truncateBefore` drops. */
@@ -72,12 +81,14 @@ export interface TestHooks {
   faults?: FaultInjection;
   /** Use the polling fallback as if `Atomics.waitAsync` were missing. */
   pollForAcknowledgements?: boolean;
+  /** Lab only: cycle tracing (trace.ts); `main` is stamped by this thread, `writer` by the writer. */
+  trace?: { main: SharedArrayBuffer; writer: SharedArrayBuffer };
 }
 
 type AppendData = Uint8Array | string;
 
 interface PendingAppend {
-  records: Buffer[];
+  records: Uint8Array[];
   framedBytes: number;
   /** LSN of its last record, assigned when it enters the ring. */
   lastLsn: number;
@@ -105,17 +116,20 @@ export class Wal {
   readonly #worker: Worker;
   readonly #control: BigInt64Array;
   readonly #ring: Uint8Array;
+  readonly #ringView: DataView;
   readonly #maxBatchBytes: number;
   readonly #recovered: Recovered;
   readonly #poll: boolean;
+  readonly #trace: TraceLog | undefined;
   /** Appends in the ring, waiting to be durable, in LSN order. */
   readonly #inRing = new Fifo<PendingAppend>();
   /** Appends waiting for room in the ring (backpressure), in call order. */
   readonly #waitingForRoom = new Fifo<PendingAppend>();
-  readonly #headerScratch = Buffer.alloc(RECORD_HEADER_BYTES);
   #nextLsn: number;
   #written = 0;
   #waiterArmed = false;
+  /** A `#seal` is queued with setImmediate. */
+  #sealScheduled = false;
   #failure: SluiceError | undefined;
   #closing: Promise<void> | undefined;
   /** `close()` waiting for the pending appends to settle. */
@@ -130,11 +144,14 @@ export class Wal {
     maxBatchBytes: number,
     recovered: Recovered,
     poll: boolean,
+    trace: TraceLog | undefined,
   ) {
+    this.#trace = trace;
     this.dir = dir;
     this.#worker = worker;
     this.#control = control;
     this.#ring = ring;
+    this.#ringView = new DataView(ring.buffer, ring.byteOffset, ring.byteLength);
     this.#maxBatchBytes = maxBatchBytes;
     this.#recovered = recovered;
     this.#nextLsn = recovered.nextLsn;
@@ -198,6 +215,7 @@ export class Wal {
       maxBatchBytes,
       preallocate,
       faults: hooks.faults ?? {},
+      trace: hooks.trace?.writer,
     };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
     await new Promise<void>((resolve, reject) => {
@@ -237,6 +255,7 @@ export class Wal {
       maxBatchBytes,
       recovered,
       hooks.pollForAcknowledgements === true || waitAsync === undefined,
+      hooks.trace === undefined ? undefined : new TraceLog(hooks.trace.main),
     );
   }
 
@@ -272,13 +291,12 @@ export class Wal {
     const items = Array.isArray(data) ? (data as readonly AppendData[]) : [data as AppendData];
     if (items.length === 0)
       return Promise.reject(new InvalidArgumentError('data', 'a non-empty array', data));
-    const records: Buffer[] = [];
+    const records: Uint8Array[] = [];
     let framedBytes = 0;
     for (const item of items) {
-      let record: Buffer;
+      let record: Uint8Array;
       if (typeof item === 'string') record = Buffer.from(item, 'utf8');
-      else if (item instanceof Uint8Array)
-        record = Buffer.from(item.buffer, item.byteOffset, item.byteLength);
+      else if (item instanceof Uint8Array) record = item;
       else
         return Promise.reject(
           new InvalidArgumentError('data', 'a Uint8Array, a string or an array of them', item),
@@ -423,29 +441,68 @@ export class Wal {
     return this.#written - consumed + bytes <= this.#ring.length;
   }
 
-  /** Assigns LSNs, copies the framed records into the ring, and tells the writer. */
+  /**
+   * Assigns LSNs, copies the framed records into the ring (length, LSN, payload, padding; the writer
+   * thread fills in the CRC-32C), and tells the writer if it waits for them.
+   */
   #enterRing(entry: PendingAppend): void {
     const ring = this.#ring;
-    const header = this.#headerScratch;
     for (const record of entry.records) {
       const lsn = this.#nextLsn++;
-      encodeRecordHeader(header, lsn, record);
-      copyIntoRing(ring, this.#written, header);
-      copyIntoRing(ring, this.#written + RECORD_HEADER_BYTES, record);
+      const position = this.#written;
+      writeRecordFields(this.#ringView, position, record.length, lsn);
+      copyIntoRing(ring, position + RECORD_HEADER_BYTES, record);
       const size = framedSize(record.length);
       const padding = size - RECORD_HEADER_BYTES - record.length;
-      if (padding > 0) zeroRing(ring, this.#written + RECORD_HEADER_BYTES + record.length, padding);
-      this.#written += size;
+      if (padding > 0) zeroRing(ring, position + RECORD_HEADER_BYTES + record.length, padding);
+      this.#written = position + size;
       entry.lastLsn = lsn;
     }
     entry.records = [];
     this.#inRing.push(entry);
+    this.#trace?.stamp(TraceEvent.APPEND, entry.lastLsn);
     Atomics.store(this.#control, Slot.WRITTEN, BigInt(this.#written));
-    this.#wakeWriter();
+    if (!this.#sealScheduled) {
+      this.#sealScheduled = true;
+      setImmediate(this.#seal);
+    }
+    this.#wakeWriterIf(true);
     if (this.#inRing.length === 1) this.#worker.ref();
     this.#armWaiter();
   }
 
+  /**
+   * End of the event-loop turn in which records were appended: everything in the ring is all this
+   * thread had to give, so a writer gathering a batch may write it now.
+   */
+  readonly #seal = (): void => {
+    this.#sealScheduled = false;
+    Atomics.store(this.#control, Slot.SEALED, BigInt(this.#written));
+    this.#wakeWriterIf(false);
+  };
+
+  /**
+   * Wakes the writer if it is blocked waiting for what just happened: any record (`recordAdded`) when
+   * it waits for records, the seal or a full batch when it gathers. The flag is cleared by whoever
+   * wins the exchange, so one wake-up is sent per wait however many appends see it.
+   */
+  #wakeWriterIf(recordAdded: boolean): void {
+    for (;;) {
+      const waiting = Atomics.load(this.#control, Slot.WAITING);
+      const wanted =
+        waiting === Waiting.SEAL
+          ? !recordAdded ||
+            this.#written - Number(Atomics.load(this.#control, Slot.CONSUMED)) >= this.#maxBatchBytes
+          : waiting === Waiting.RECORDS && recordAdded;
+      if (!wanted) return;
+      if (Atomics.compareExchange(this.#control, Slot.WAITING, waiting, Waiting.NOTHING) === waiting) {
+        this.#wakeWriter();
+        return;
+      }
+    }
+  }
+
+  /** Wakes the writer whatever it waits for (state changes: close, resume after ENOSPC). */
   #wakeWriter(): void {
     Atomics.add(this.#control, Slot.WAKE, 1n);
     Atomics.notify(this.#control, Slot.WAKE);
@@ -481,6 +538,8 @@ export class Wal {
   /** Resolves every append now durable, admits waiting ones into the freed room, re-arms. */
   #acknowledge(): void {
     const durable = this.durableLsn;
+    this.#trace?.stamp(TraceEvent.ACK_START, durable);
+    let resolved = 0;
     for (
       let entry = this.#inRing.peek();
       entry !== undefined && entry.lastLsn <= durable;
@@ -488,7 +547,9 @@ export class Wal {
     ) {
       this.#inRing.shift();
       entry.resolve(entry.lastLsn);
+      resolved++;
     }
+    this.#trace?.stamp(TraceEvent.ACK_END, resolved);
     this.#admitWaiting();
     if (this.#inRing.length === 0) {
       this.#worker.unref();

@@ -2,7 +2,7 @@
  * The log's writer thread. It owns the segment files: it takes the framed records the main thread
  * put into the ring, writes each batch with one writev and one fdatasync, and only then publishes
  * the batch's last LSN as durable. It blocks in Atomics.wait when idle (it is a thread of its own;
- * blocking is the point) and preallocates the next segment while nothing is pending.
+ * blocking is the point) and zero-fills segment space between batches (zero-fill.ts).
  *
  * Failure rules: ENOSPC while writing a batch truncates the segment back to the last durable byte,
  * pauses, and lets the main thread reject what was in flight; any other write error, and any
@@ -12,11 +12,11 @@
 import {
   closeSync,
   fdatasyncSync,
+  fstatSync,
   fsyncSync,
   ftruncateSync,
   openSync,
   renameSync,
-  unlinkSync,
   writeSync,
   writevSync,
 } from 'node:fs';
@@ -28,19 +28,14 @@ import {
   FORMAT_VERSION,
   framedSize,
   PREALLOCATED_NAME,
-  RECORD_HEADER_BYTES,
   SEGMENT_HEADER_BYTES,
   segmentName,
 } from './format.js';
+import { BatchGatherer } from './gather.js';
 import type { WorkerData, WorkerMessage } from './protocol.js';
-import { copyFromRing, nowUs, ringSpans, Slot, WriterState } from './ring.js';
-
-/**
- * Preallocation works in steps of this many zero bytes, each written and fdatasync'd on its own,
- * between batches: a batch that arrives meanwhile waits for at most one step, never for the
- * flush of a whole 64 MiB segment.
- */
-const PREALLOCATE_CHUNK_BYTES = 256 * 1024;
+import { nowUs, readRecordLength, readRecordLsn, ringSpans, Slot, Waiting, WriterState } from './ring.js';
+import { TraceEvent, TraceLog } from './trace.js';
+import { BUSY_AFTER_BATCH_MS, ZeroFill } from './zero-fill.js';
 
 interface ActiveSegment {
   fd: number;
@@ -51,12 +46,8 @@ interface ActiveSegment {
   segmentSize: number;
   /** The batch bound recorded in this segment's header (recovery relies on it). */
   maxBatchBytes: number;
-}
-
-interface Preallocation {
-  fd: number;
-  /** Zero bytes written so far. */
-  filled: number;
+  /** Bytes from the start of the file written (header, records or zeros), so allocated. */
+  zeroedTo: number;
 }
 
 class OsFailure extends Error {
@@ -72,9 +63,9 @@ const data = workerData as WorkerData;
 const port = parentPort!;
 const control = new BigInt64Array(data.control);
 const ring = new Uint8Array(data.ring);
-const scratchHeader = Buffer.alloc(RECORD_HEADER_BYTES);
-const preallocatedPath = path.join(data.dir, PREALLOCATED_NAME);
-const zeros = Buffer.alloc(PREALLOCATE_CHUNK_BYTES);
+const ringView = new DataView(data.ring);
+const zeroFill = new ZeroFill(data.preallocate, data.segmentSize, path.join(data.dir, PREALLOCATED_NAME));
+const trace = data.trace === undefined ? undefined : new TraceLog(data.trace);
 let fdatasyncCalls = 0;
 let batchCalls = 0;
 
@@ -106,39 +97,18 @@ function syncDirectory(): void {
   }
 }
 
-let preallocation: Preallocation | undefined;
-/** Set after ENOSPC while preallocating: do not try again until the next rollover. */
-let preallocationBlocked = false;
-
-function discardPreallocation(): void {
-  if (preallocation !== undefined) {
-    closeSync(preallocation.fd);
-    preallocation = undefined;
-  }
+/**
+ * Runs one zero-filling step, of the active segment (`segment`) or of the next one; ENOSPC stops
+ * zero-filling until the next segment, any other error is final.
+ */
+function zeroFillStep(segment: ActiveSegment | undefined): void {
+  trace?.stamp(TraceEvent.PREALLOCATE, segment === undefined ? zeroFill.nextFilled : segment.zeroedTo);
   try {
-    unlinkSync(preallocatedPath);
-  } catch {
-    // not there
+    zeroFill.step(segment);
+  } catch (error) {
+    if (!isNoSpace(error)) throw new OsFailure('zero-filling segment space', error);
+    zeroFill.stop();
   }
-}
-
-/** One step of filling the next segment with zeros, done only while no record is waiting. */
-function preallocateStep(): void {
-  if (preallocation === undefined) {
-    preallocation = { fd: openSync(preallocatedPath, 'w+'), filled: 0 };
-  }
-  const length = Math.min(PREALLOCATE_CHUNK_BYTES, data.segmentSize - preallocation.filled);
-  writeSync(preallocation.fd, zeros, 0, length, preallocation.filled);
-  fdatasyncSync(preallocation.fd);
-  preallocation.filled += length;
-}
-
-function preallocationPending(): boolean {
-  return (
-    data.preallocate &&
-    !preallocationBlocked &&
-    (preallocation === undefined || preallocation.filled < data.segmentSize)
-  );
 }
 
 /**
@@ -147,9 +117,7 @@ function preallocationPending(): boolean {
  */
 function rollover(current: ActiveSegment | undefined, firstLsn: number): ActiveSegment {
   try {
-    // Take the preallocated file as far as it got: finishing it here would stall the appends waiting.
-    if (preallocation === undefined) preallocation = { fd: openSync(preallocatedPath, 'w+'), filled: 0 };
-    const { fd } = preallocation;
+    const { fd, filled } = zeroFill.takeNext();
     const header = encodeSegmentHeader({
       version: FORMAT_VERSION,
       maxBatchBytes: data.maxBatchBytes,
@@ -158,9 +126,8 @@ function rollover(current: ActiveSegment | undefined, firstLsn: number): ActiveS
     });
     writeSync(fd, header, 0, header.length, 0);
     syncData(fd);
-    renameSync(preallocatedPath, path.join(data.dir, segmentName(firstLsn)));
-    preallocation = undefined;
-    preallocationBlocked = false;
+    renameSync(path.join(data.dir, PREALLOCATED_NAME), path.join(data.dir, segmentName(firstLsn)));
+    zeroFill.handedOver();
     syncDirectory();
     if (current !== undefined) closeSync(current.fd);
     Atomics.add(control, Slot.SYNCED_BYTES, BigInt(SEGMENT_HEADER_BYTES));
@@ -170,9 +137,10 @@ function rollover(current: ActiveSegment | undefined, firstLsn: number): ActiveS
       writeOffset: SEGMENT_HEADER_BYTES,
       segmentSize: data.segmentSize,
       maxBatchBytes: data.maxBatchBytes,
+      zeroedTo: Math.max(SEGMENT_HEADER_BYTES, filled),
     };
   } catch (error) {
-    discardPreallocation();
+    zeroFill.discard();
     throw error;
   }
 }
@@ -182,9 +150,9 @@ function pauseForNoSpace(segment: ActiveSegment | undefined, error: unknown): vo
   if (segment !== undefined) {
     ftruncateSync(segment.fd, segment.writeOffset);
     syncData(segment.fd);
+    segment.zeroedTo = segment.writeOffset;
   }
-  discardPreallocation();
-  preallocationBlocked = true;
+  zeroFill.stop();
   Atomics.store(control, Slot.STATE, WriterState.PAUSED);
   post({ type: 'nospace', message: error instanceof Error ? error.message : String(error) });
   // Wait here for the main thread to drop what was in flight; it may be done before we get here.
@@ -219,76 +187,82 @@ function writeBatch(segment: ActiveSegment, queue: ChunkQueue, bytes: number): v
   }
 }
 
-/**
- * Group commit gathering. When the last batch held more than one record, appenders are running
- * concurrently, and the main thread usually appends a burst of records (one per appender whose
- * previous record was just acknowledged) within a few hundred microseconds. Writing as soon as the
- * first of them lands would split the burst over two fdatasyncs; so wait while the ring keeps growing,
- * in steps of GATHER_STEP_MS, at most GATHER_MAX_MS (PostgreSQL's commit_delay, made adaptive).
- */
-const GATHER_STEP_MS = 0.05;
-const GATHER_MAX_MS = 0.5;
-function gatherConcurrentAppends(pendingBytes: number): void {
-  const deadline = performance.now() + GATHER_MAX_MS;
-  let seen = pendingBytes;
-  while (seen < data.maxBatchBytes && performance.now() < deadline) {
-    Atomics.wait(control, Slot.WAKE, Atomics.load(control, Slot.WAKE), GATHER_STEP_MS);
-    const now = Number(Atomics.load(control, Slot.WRITTEN) - Atomics.load(control, Slot.CONSUMED));
-    if (now === seen) return;
-    seen = now;
-  }
-}
-
 /** The segment being written; module-level so that a failure can still close it. */
 let activeSegment: ActiveSegment | undefined;
 
 function run(): void {
-  activeSegment =
-    data.active === undefined
-      ? rollover(undefined, data.nextLsn)
-      : { fd: openSync(data.active.path, 'r+'), ...data.active };
+  if (data.active === undefined) activeSegment = rollover(undefined, data.nextLsn);
+  else {
+    const fd = openSync(data.active.path, 'r+');
+    // A recovered segment was written (or preallocated) up to its size; recovery cuts a torn tail
+    // by truncating, and nothing leaves holes below the size.
+    activeSegment = { fd, ...data.active, zeroedTo: fstatSync(fd).size };
+  }
   let segment = activeSegment;
   post({ type: 'ready' });
 
-  // The batch: views of the ring's records, by reference (consecutive records merge into one iovec).
+  // The batch: the one or two spans of the ring its records occupy, by reference.
   const batch = new ChunkQueue();
-  let batchBytes = 0;
   let lastBatchRecords = 0;
+  let burstExpected = false;
+  /** performance.now() when the last batch was durable (-Infinity: none yet, idle). */
+  let lastBatchAt = Number.NEGATIVE_INFINITY;
   let consumed = Number(Atomics.load(control, Slot.CONSUMED));
+  const gatherer = new BatchGatherer(control, ring, data.maxBatchBytes, consumed);
   for (;;) {
     // Load WAKE before looking at anything: a change after this load ends the wait below at once.
     const wake = Atomics.load(control, Slot.WAKE);
     const state = Atomics.load(control, Slot.STATE);
-    const written = Number(Atomics.load(control, Slot.WRITTEN));
+    let written = Number(Atomics.load(control, Slot.WRITTEN));
     if (written === consumed) {
       if (state === WriterState.CLOSING) break;
-      if (preallocationPending()) {
-        try {
-          preallocateStep();
-        } catch (error) {
-          if (!isNoSpace(error)) throw new OsFailure('preallocating the next segment', error);
-          discardPreallocation();
-          preallocationBlocked = true;
+      if (burstExpected) {
+        if (zeroFill.activeDue(segment, true)) {
+          zeroFillStep(segment); // just in time; the burst gathers in the ring meanwhile
+          continue;
         }
+        burstExpected = false; // once per batch: if nothing came, preallocate or wait for any record
+        trace?.stamp(TraceEvent.WRITER_IDLE, 1);
+        gatherer.waitForBurst(consumed, wake);
+        trace?.stamp(TraceEvent.WRITER_WOKE, Number(Atomics.load(control, Slot.WRITTEN)) - consumed);
         continue;
       }
-      Atomics.wait(control, Slot.WAKE, wake);
+      const busyFor = lastBatchAt + BUSY_AFTER_BATCH_MS - performance.now();
+      if (zeroFill.activeDue(segment, busyFor > 0)) {
+        zeroFillStep(segment);
+        continue;
+      }
+      if (busyFor <= 0 && zeroFill.nextDue()) {
+        zeroFillStep(undefined);
+        continue;
+      }
+      // While busy with zero-filling left to do, wake up when the pause is long enough for it.
+      const pauseMs =
+        busyFor > 0 && (zeroFill.activeDue(segment, false) || zeroFill.nextDue()) ? busyFor : undefined;
+      trace?.stamp(TraceEvent.WRITER_IDLE, 0);
+      Atomics.store(control, Slot.WAITING, Waiting.RECORDS);
+      // Looked at after the flag is up: a record stored before it is seen here, one after it wakes us.
+      if (Number(Atomics.load(control, Slot.WRITTEN)) === consumed)
+        Atomics.wait(control, Slot.WAKE, wake, pauseMs);
+      Atomics.store(control, Slot.WAITING, Waiting.NOTHING);
+      trace?.stamp(TraceEvent.WRITER_WOKE, Number(Atomics.load(control, Slot.WRITTEN)) - consumed);
       continue;
     }
 
-    if (lastBatchRecords > 1) gatherConcurrentAppends(written - consumed);
-    const available = Number(Atomics.load(control, Slot.WRITTEN));
+    trace?.stamp(TraceEvent.BATCH_START, written - consumed);
+    if (lastBatchRecords > 1) written = gatherer.gather(consumed);
+    trace?.stamp(TraceEvent.GATHERED, written - consumed);
 
     // Assemble one batch: whole records, at most maxBatchBytes, never across a segment end.
     let position = consumed;
     let records = 0;
-    let lastLsn = 0;
-    while (position < available) {
-      copyFromRing(ring, position, scratchHeader);
-      const size = framedSize(scratchHeader.readUInt32LE(4));
-      const lsn = Number(scratchHeader.readBigUInt64LE(8));
-      const doesNotFit = segment.writeOffset + batchBytes + size > segment.segmentSize;
-      if (batchBytes === 0 && (doesNotFit || size > segment.maxBatchBytes)) {
+    let lastRecordAt = consumed;
+    while (position < written) {
+      const length = readRecordLength(ringView, position);
+      const size = framedSize(length);
+      const doesNotFit = segment.writeOffset + (position - consumed) + size > segment.segmentSize;
+      if (position === consumed && (doesNotFit || size > segment.maxBatchBytes)) {
+        const lsn = readRecordLsn(ringView, position);
         try {
           segment = rollover(segment, lsn);
           activeSegment = segment;
@@ -296,22 +270,24 @@ function run(): void {
           if (!isNoSpace(error)) throw new OsFailure(`creating segment ${segmentName(lsn)}`, error);
           pauseForNoSpace(undefined, error);
           consumed = Number(Atomics.load(control, Slot.CONSUMED));
+          gatherer.restartAt(consumed);
           break;
         }
         continue;
       }
       // A batch always takes its first record (rollover above made room for it), then whole
       // records up to maxBatchBytes.
-      if (doesNotFit || (batchBytes > 0 && batchBytes + size > data.maxBatchBytes)) break;
-      for (const span of ringSpans(ring, position, size)) batch.appendReference(span);
-      batchBytes += size;
+      if (doesNotFit || (position > consumed && position - consumed + size > data.maxBatchBytes)) break;
+      gatherer.checksumUpTo(position + size);
+      lastRecordAt = position;
       position += size;
-      lastLsn = lsn;
       records++;
     }
-    if (batchBytes === 0) continue; // paused by ENOSPC at rollover
-    const bytes = batchBytes;
-    batchBytes = 0;
+    if (records === 0) continue; // paused by ENOSPC at rollover
+    const lastLsn = readRecordLsn(ringView, lastRecordAt);
+    const bytes = position - consumed;
+    for (const span of ringSpans(ring, consumed, bytes)) batch.appendReference(span);
+    trace?.stamp(TraceEvent.BATCH_TAKEN, records);
     try {
       writeBatch(segment, batch, bytes);
     } catch (error) {
@@ -322,26 +298,32 @@ function run(): void {
         throw new OsFailure(`cutting a failed batch from ${segmentName(segment.firstLsn)}`, truncateError);
       }
       consumed = Number(Atomics.load(control, Slot.CONSUMED));
+      gatherer.restartAt(consumed);
       continue;
     }
+    trace?.stamp(TraceEvent.WRITTEN, bytes);
     try {
       syncData(segment.fd);
     } catch (error) {
       throw new OsFailure(`fdatasync of ${segmentName(segment.firstLsn)}`, error);
     }
+    trace?.stamp(TraceEvent.SYNCED, 0);
     segment.writeOffset += bytes;
     consumed = position;
     lastBatchRecords = records;
+    lastBatchAt = performance.now();
+    burstExpected = records > 1;
     Atomics.store(control, Slot.LAST_SYNC_US, nowUs());
     Atomics.add(control, Slot.BATCHES, 1n);
     Atomics.add(control, Slot.SYNCED_BYTES, BigInt(bytes));
     Atomics.store(control, Slot.CONSUMED, BigInt(consumed));
     Atomics.store(control, Slot.DURABLE_LSN, BigInt(lastLsn));
     Atomics.notify(control, Slot.DURABLE_LSN);
+    trace?.stamp(TraceEvent.PUBLISHED, lastLsn);
   }
   activeSegment = undefined;
   closeSync(segment.fd);
-  discardPreallocation();
+  zeroFill.discard();
 }
 
 try {
@@ -351,7 +333,7 @@ try {
   Atomics.store(control, Slot.STATE, WriterState.FAILED);
   try {
     if (activeSegment !== undefined) closeSync(activeSegment.fd);
-    discardPreallocation();
+    zeroFill.discard();
   } catch {
     // already failing; the first error is the one reported
   }
