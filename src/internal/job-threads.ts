@@ -31,10 +31,12 @@ export class JobThread<Job, Reply> implements LeasableThread {
   constructor(url: URL, name: string, onFailed: (thread: LeasableThread) => void) {
     this.#onFailed = onFailed;
     this.thread = new Worker(url, { name });
-    this.thread.unref();
     this.thread.on('message', (reply: Reply) => this.#settle(reply));
     this.thread.on('error', (error) => this.#fail(new ReadWorkerError(`the ${name} threw`, error)));
     this.thread.on('exit', (code) => this.#fail(new ReadWorkerError(`the ${name} exited with code ${code}`)));
+    // after the listeners: adding the first 'message' listener refs the worker's port again, and a
+    // thread started ahead (`startUpTo`) that never ran a job would keep the process alive
+    this.thread.unref();
   }
 
   run(job: Job): Promise<Reply | Error> {

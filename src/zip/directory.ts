@@ -160,10 +160,13 @@ function deferCrcs(
 ): void {
   const known = files.map((file) => cache?.get(file.stats));
   let uncachedBytes = 0;
+  let uncachedFiles = 0;
   files.forEach((file, index) => {
-    if (known[index] === undefined) uncachedBytes += Number(file.stats.size);
+    if (known[index] !== undefined) return;
+    uncachedBytes += Number(file.stats.size);
+    uncachedFiles++;
   });
-  const threads = uncachedBytes >= WORKER_MIN_BYTES ? Math.min(workers, maxCrcWorkers()) : 0;
+  const threads = uncachedBytes >= WORKER_MIN_BYTES ? Math.min(workers, maxCrcWorkers(), uncachedFiles) : 0;
   if (threads > 0) startCrcWorkers(threads);
   const context = { cache, onThreads: threads > 0, parallel: lanes ?? Math.max(1, threads) };
   files.forEach((file, index) => {

@@ -361,3 +361,14 @@ test('bad input: deferCrcs not a boolean; an entry whose size is not its Deferre
   );
   assert.throws(() => planZip([{ ...file, source: '/elsewhere' }]), codeOf('SLUICE_ERR_INVALID_ARGUMENT'));
 });
+
+test('CRC threads started ahead and never used do not keep the process alive', async () => {
+  const workers = new URL('../../src/zip/crc-workers.js', import.meta.url).href;
+  const script = `import(${JSON.stringify(workers)}).then((m) => m.startCrcWorkers(2))`;
+  const { execFile } = await import('node:child_process');
+  const exitCode = await new Promise<number | null>((resolve) => {
+    const child = execFile(process.execPath, ['-e', script], { timeout: 20_000 }, () => {});
+    child.on('exit', (code) => resolve(code));
+  });
+  assert.equal(exitCode, 0, 'the process ended by itself (killed after 20 s otherwise)');
+});

@@ -50,19 +50,25 @@ export const zipCommand: Command = {
     const { dirs, output, flat, comment, cachePath, useCache, quiet } = parsed;
     const cache = useCache ? await CrcCache.open(cachePath) : false;
     const entries: ZipEntryInput[] = [];
+    let plan: ZipPlan;
+    let progress: Progress;
+    const started = performance.now();
     try {
       for (const dir of dirs) {
         const prefix = flat ? '' : path.basename(path.resolve(dir));
-        entries.push(...(await zipDirectory(dir, { crcCache: cache, ...(prefix ? { prefix } : {}) })));
+        // CRCs deferred: computed on the CRC threads while the archive is written (each file's
+        // ahead of its turn), and stored in the cache then
+        entries.push(
+          ...(await zipDirectory(dir, { crcCache: cache, deferCrcs: true, ...(prefix ? { prefix } : {}) })),
+        );
       }
+      plan = planZip(entries, comment === undefined ? {} : { comment });
+      progress = new Progress(io, plan.size, !quiet && io.interactive && plan.size >= PROGRESS_MIN_BYTES);
+      if (output === '-') await writeToStream(plan, io.stdout, progress);
+      else await writeToFile(plan, output, progress);
     } finally {
       if (cache) await cache.close();
     }
-    const plan = planZip(entries, comment === undefined ? {} : { comment });
-    const progress = new Progress(io, plan.size, !quiet && io.interactive && plan.size >= PROGRESS_MIN_BYTES);
-    const started = performance.now();
-    if (output === '-') await writeToStream(plan, io.stdout, progress);
-    else await writeToFile(plan, output, progress);
     progress.done();
     if (!quiet) {
       const seconds = (performance.now() - started) / 1000;
