@@ -61,9 +61,13 @@ const crcWorkers = new ThreadLeases<CrcWorker>(
 );
 let nextJobId = 1;
 
-/** CRC threads leased or idle. */
-export function crcWorkerCount(): number {
-  return crcWorkers.size;
+/**
+ * Whether a CRC job would wait for a thread to start: none is idle and online, and one is still
+ * starting (~25 ms from `new Worker` to its module running here). Then the caller may as well
+ * compute on its own thread meanwhile.
+ */
+export function crcWorkersStarting(): boolean {
+  return !crcWorkers.readyIdle && crcWorkers.starting;
 }
 
 /** Starts CRC threads up to `count` (at most `maxCrcWorkers()`) now, so they are ready when needed. */

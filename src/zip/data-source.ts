@@ -23,6 +23,9 @@ export interface DataSourceOptions {
   pool?: BufferPool | undefined;
   /** Readers on the pool take fair turns (sluice/file `fairTurns`). */
   fairTurns: boolean;
+  /** Window size and read-ahead (without a pool): the planner's choice when absent. */
+  windowSize?: number;
+  readAhead?: number;
 }
 
 const ignore = (): void => {};
@@ -114,6 +117,8 @@ async function openChecked(
     end: to,
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.pool ? { pool: options.pool, fairTurns: options.fairTurns } : {}),
+    ...(options.windowSize === undefined ? {} : { windowSize: options.windowSize }),
+    ...(options.readAhead === undefined ? {} : { readAhead: options.readAhead }),
   };
   let reader: ManagedReader;
   try {

@@ -6,8 +6,9 @@
  *
  * Invariants:
  * - a computation reads the file on a CRC thread (or through the managed reader on the main thread
- *   when the plan has little to checksum) and succeeds only when the file was the planned version
- *   before its first read and after its last (`file-version.ts`); else `SLUICE_ERR_ZIP_SOURCE_CHANGED`;
+ *   when the plan has little to checksum, or while the CRC threads start) and succeeds only when
+ *   the file was the planned version before its first read and after its last (`file-version.ts`);
+ *   else `SLUICE_ERR_ZIP_SOURCE_CHANGED`;
  * - one computation per file version in the process at a time, shared by every caller (two plans,
  *   or 5000 downloads of one plan, read a cold file once); it is cancelled, and its file closed,
  *   when its last waiter gives up, and `get()` of that last waiter settles only after that;
@@ -19,7 +20,7 @@ import { AbortError } from '../errors.js';
 import { openReader } from '../file/index.js';
 import { fromOsError } from '../file/os-errors.js';
 import { CrcCache } from './crc-cache.js';
-import { crcInWorker } from './crc-workers.js';
+import { crcInWorker, crcWorkersStarting } from './crc-workers.js';
 import { crc32 } from './crc32.js';
 import { checkStats, checkVersion, type FileVersion, versionOf } from './file-version.js';
 
@@ -168,9 +169,12 @@ async function compute(
   signal: AbortSignal,
 ): Promise<Computed> {
   const readStartNs = BigInt(Date.now()) * 1_000_000n;
-  const crc = context.onThreads
-    ? await onCrcThread(source, version, signal)
-    : await onMainThread(source, version, signal);
+  // while the CRC threads are starting, the main thread computes rather than waits (the first
+  // header of a cold archive goes out in milliseconds, not after a thread started)
+  const crc =
+    context.onThreads && !crcWorkersStarting()
+      ? await onCrcThread(source, version, signal)
+      : await onMainThread(source, version, signal);
   const verify = version.mtimeNs >= readStartNs - RACY_MARGIN_NS;
   // a CRC that cannot be stored costs a recomputation later, never a wrong byte: not an error here
   if (!verify) await context.cache?.set(version, crc).catch(() => {});

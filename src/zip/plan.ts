@@ -12,6 +12,7 @@ import {
   ZipRangeError,
   ZipSourceChangedError,
 } from '../errors.js';
+import type { ManagedReader } from '../file/index.js';
 import { fromOsError } from '../file/os-errors.js';
 import { CrcAhead } from './crc-ahead.js';
 import { crc32 } from './crc32.js';
@@ -96,13 +97,13 @@ export function planZip(entries: readonly ZipEntryInput[], options: ZipPlanOptio
 
 class Plan implements ZipPlan {
   readonly size: number;
-  readonly etag: string;
   readonly rangeable: boolean;
   readonly entries: readonly ZipEntryInput[];
   readonly #resolved: readonly ResolvedEntry[];
   readonly #comment: Buffer;
   /** Undefined for a streaming plan with a file of unknown size: laid out when streamed. */
   readonly #layout: Layout | undefined;
+  #etag: string | undefined;
 
   constructor(entries: readonly ZipEntryInput[], options: ZipPlanOptions) {
     const comment = options.comment ?? '';
@@ -121,10 +122,15 @@ class Plan implements ZipPlan {
       ? new Layout(this.#resolved, sizes as number[], this.#comment)
       : undefined;
     this.size = this.#layout?.size ?? Number.NaN;
-    this.etag = this.#etag();
   }
 
-  #etag(): string {
+  /** Computed on first use (a SHA-256 over every entry; a consumer that never asks never pays). */
+  get etag(): string {
+    this.#etag ??= this.#computeEtag();
+    return this.#etag;
+  }
+
+  #computeEtag(): string {
     const hash = createHash('sha256').update(LAYOUT_VERSION).update('\0').update(this.#comment);
     for (const entry of this.#resolved) {
       // the CRC slot: the number, or 'v' + the mtime in ns of the version a deferred CRC is of
@@ -227,12 +233,17 @@ async function* streamRange(
     // pool, would take the current file's window from under it (with one slab: a deadlock).
     fairTurns: options.openAhead !== true,
   };
-  const openPiece = (piece: number): DataSource => {
+  /** `after`: the reader of the file before, whose windows the next one continues (not with a pool). */
+  const openPiece = (piece: number, after?: ManagedReader): DataSource => {
     const pieceStart = layout.pieceStart[piece]!;
     const index = layout.pieceEntry[piece]!;
     const from = Math.max(start, pieceStart) - pieceStart;
     const to = Math.min(end, layout.pieceStart[piece + 1]! - 1) - pieceStart;
-    return new DataSource(piece, entries[index]!, layout.records[index]!.size, from, to, sourceOptions);
+    const windows =
+      after === undefined || options.pool !== undefined
+        ? sourceOptions
+        : { ...sourceOptions, windowSize: after.windowSize, readAhead: after.readAhead };
+    return new DataSource(piece, entries[index]!, layout.records[index]!.size, from, to, windows);
   };
   /** The next file's data, opened (and its first window read) while this file's last windows go by. */
   let ahead: DataSource | undefined;
@@ -242,6 +253,12 @@ async function* streamRange(
    * while the next file streams, and is awaited when that one is read and before the stream ends.
    */
   let unchanged: Promise<void> | undefined;
+  /**
+   * With openAhead, the close of the file whose last window went out: it runs while the next file
+   * streams and is awaited before another file is opened ahead (two files open at most) and before
+   * the stream ends.
+   */
+  let closing: Promise<void> | undefined;
   try {
     let position = start;
     for (let piece = layout.findPiece(start); position <= end; piece++) {
@@ -265,10 +282,11 @@ async function* streamRange(
         const source = ahead?.piece === piece ? ahead : openPiece(piece);
         ahead = undefined;
         const nextPiece = openAhead ? nextDataPiece(layout, piece, end) : -1;
+        let read = false;
         try {
           const reader = await source.opened;
           let crc = 0;
-          for (let window = await source.first(); window !== null; window = await reader.next()) {
+          for (let window = await source.first(); window !== null; ) {
             if (wantCrc) crc = crc32(window, crc);
             // every byte left of this file is being read already: start on the next file
             if (
@@ -276,7 +294,8 @@ async function* streamRange(
               ahead === undefined &&
               reader.end + 1 - reader.position <= reader.windowSize * reader.readAhead
             ) {
-              ahead = openPiece(nextPiece);
+              await closing;
+              ahead = openPiece(nextPiece, reader);
               ahead.prime();
             }
             if (small) {
@@ -286,13 +305,22 @@ async function* streamRange(
               yield window;
               crcs?.advance(pieceStart + reader.position);
             }
+            // after the range's last byte, no read is left to wait for
+            window = reader.position > reader.end ? null : await reader.next();
           }
           if (record.dataDescriptor) computed.set(index, crc);
           else if (wantCrc && crc !== entry.deferred!.value) {
             throw new ZipSourceChangedError(entry.source!, 'CRC-32', entry.deferred!.value!, crc);
           }
+          read = true;
         } finally {
-          await source.close(); // closes the file when the consumer stopped early; a no-op after the end
+          // at once when the consumer stopped early (or without openAhead: one file open at a time)
+          if (read && openAhead) {
+            closing = source.close();
+            closing.catch(() => {}); // awaited later
+          } else {
+            await source.close();
+          }
         }
         if (!small) {
           // small files are read with one read right after the check at open
@@ -312,8 +340,10 @@ async function* streamRange(
       position = pieceStart + to + 1;
     }
     await unchanged;
+    await closing;
     if (pendingBytes > 0) yield takePending();
   } finally {
+    await closing?.catch(() => {});
     await ahead?.close();
     await crcs?.close();
     await unchanged?.catch(() => {});

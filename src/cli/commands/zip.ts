@@ -11,7 +11,8 @@ Writes a store-only ZIP archive of the directories: the same bytes every time fo
 (timestamps come from the files), ZIP64 when needed, UTF-8 names, Unix modes, empty folders.
 Each DIR goes in as a folder of its own name (as zip -r does); with --flat, its contents go at the
 top of the archive. CRC-32s are remembered in a cache (keyed by device, inode, size and mtime), so
-zipping files again does not read them twice.
+zipping files again does not read them twice; those not cached are computed while the archive is
+written, each file's ahead of its turn.
 
 Options:
   -o, --output FILE   where to write the archive; "-" writes to stdout. FILE appears only when
