@@ -20,7 +20,7 @@ import { AbortError } from '../errors.js';
 import { openReader } from '../file/index.js';
 import { fromOsError } from '../file/os-errors.js';
 import { CrcCache } from './crc-cache.js';
-import { crcInWorker, crcWorkersStarting } from './crc-workers.js';
+import { crcInWorker, crcWorkersStarting, startCrcWorkers } from './crc-workers.js';
 import { crc32 } from './crc32.js';
 import { checkStats, checkVersion, type FileVersion, versionOf } from './file-version.js';
 
@@ -34,8 +34,8 @@ export const RACY_MARGIN_NS = 2_000_000_000n;
 export interface CrcContext {
   /** Where computed CRCs are stored (and looked up again before computing); none: not stored. */
   readonly cache: CrcCache | undefined;
-  /** On CRC threads (true), or on the main thread through the managed reader (false). */
-  readonly onThreads: boolean;
+  /** CRC threads to use (started by the first computation); 0: the main thread, through the managed reader. */
+  readonly threads: number;
   /** How many CRCs one stream computes at once (at least 1). */
   readonly parallel: number;
 }
@@ -171,8 +171,9 @@ async function compute(
   const readStartNs = BigInt(Date.now()) * 1_000_000n;
   // while the CRC threads are starting, the main thread computes rather than waits (the first
   // header of a cold archive goes out in milliseconds, not after a thread started)
+  if (context.threads > 0) startCrcWorkers(context.threads);
   const crc =
-    context.onThreads && !crcWorkersStarting()
+    context.threads > 0 && !crcWorkersStarting()
       ? await onCrcThread(source, version, signal)
       : await onMainThread(source, version, signal);
   const verify = version.mtimeNs >= readStartNs - RACY_MARGIN_NS;

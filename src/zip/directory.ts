@@ -149,8 +149,8 @@ async function settleCrcs(
 
 /**
  * Gives every file a `DeferredCrc`: known from the cache, or to be computed by the stream, on up to
- * `workers` CRC threads (started now, so they are up when the stream needs them) when 32 MiB or more
- * need a CRC, else on the main thread.
+ * `workers` CRC threads (started by the first computation) when 32 MiB or more need a CRC, else on
+ * the main thread.
  */
 function deferCrcs(
   files: readonly PendingFile[],
@@ -167,8 +167,7 @@ function deferCrcs(
     uncachedFiles++;
   });
   const threads = uncachedBytes >= WORKER_MIN_BYTES ? Math.min(workers, maxCrcWorkers(), uncachedFiles) : 0;
-  if (threads > 0) startCrcWorkers(threads);
-  const context = { cache, onThreads: threads > 0, parallel: lanes ?? Math.max(1, threads) };
+  const context = { cache, threads, parallel: lanes ?? Math.max(1, threads) };
   files.forEach((file, index) => {
     file.entry.crc32 = new DeferredCrc(file.entry.source!, versionOf(file.stats), context, known[index]);
   });
