@@ -1,8 +1,10 @@
 /**
  * How the server gets a ZIP plan for a book directory: `planZip(await zipDirectory(dir))` of
- * sluice/zip with one persistent CRC cache, entries whose real path leaves the library root
- * dropped (zipDirectory follows symlinks to files), and concurrent requests for the same book
- * sharing one plan for a moment (5000 clients asking for the same book at once build it once).
+ * sluice/zip with one persistent CRC cache and deferred CRCs (a plan is made from the directory
+ * listing alone: a cold book's first byte goes out while the CRCs of its later files are computed,
+ * and a HEAD reads no file), entries whose real path leaves the library root dropped (zipDirectory
+ * follows symlinks to files), and concurrent requests for the same book sharing one plan for a
+ * moment (5000 clients asking for the same book at once build it once, and share its CRC work).
  */
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
@@ -30,8 +32,9 @@ export function defaultZipProvider(realRoot: string, crcCachePath?: string | fal
   return {
     async provider(bookDir, signal) {
       const crcCache = await openCache();
-      const options: { crcCache: CrcCache | false; prefix: string; signal?: AbortSignal } = {
+      const options: { crcCache: CrcCache | false; prefix: string; deferCrcs: true; signal?: AbortSignal } = {
         crcCache,
+        deferCrcs: true,
         // the archive unpacks into a folder named like the book
         prefix: path.basename(bookDir),
       };

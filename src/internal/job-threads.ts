@@ -19,22 +19,30 @@ export interface LeasableThread {
   readonly thread: Worker;
   /** Set once the thread threw, exited or was terminated: it is never leased again. */
   failed: boolean;
+  /** Set once the thread started running its module (Worker 'online'): it takes a job at once. */
+  readonly online: boolean;
 }
 
 /** One thread; `run` posts a job and resolves with its one reply, or with the error that ended the thread. */
 export class JobThread<Job, Reply> implements LeasableThread {
   readonly thread: Worker;
   failed = false;
+  online = false;
   #onReply: ((reply: Reply | Error) => void) | undefined;
   readonly #onFailed: (thread: LeasableThread) => void;
 
   constructor(url: URL, name: string, onFailed: (thread: LeasableThread) => void) {
     this.#onFailed = onFailed;
     this.thread = new Worker(url, { name });
-    this.thread.unref();
+    this.thread.once('online', () => {
+      this.online = true;
+    });
     this.thread.on('message', (reply: Reply) => this.#settle(reply));
     this.thread.on('error', (error) => this.#fail(new ReadWorkerError(`the ${name} threw`, error)));
     this.thread.on('exit', (code) => this.#fail(new ReadWorkerError(`the ${name} exited with code ${code}`)));
+    // after the listeners: adding the first 'message' listener refs the worker's port again, and a
+    // thread started ahead (`startUpTo`) that never ran a job would keep the process alive
+    this.thread.unref();
   }
 
   run(job: Job): Promise<Reply | Error> {
@@ -80,6 +88,16 @@ export class ThreadLeases<T extends LeasableThread> {
   /** Threads leased or idle (failed ones excluded). */
   get size(): number {
     return this.#threads.length;
+  }
+
+  /** Whether a job would run at once: an idle thread is online. */
+  get readyIdle(): boolean {
+    return this.#idle.some((thread) => thread.online && !thread.failed);
+  }
+
+  /** Whether a thread is still starting (not online yet). */
+  get starting(): boolean {
+    return this.#threads.some((thread) => !thread.online && !thread.failed);
   }
 
   /** Starts threads up to `count` (within the bound) now, so that they are ready when needed. */

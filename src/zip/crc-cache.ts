@@ -12,6 +12,8 @@
  * fsynced and renamed over the old one (atomic), so readers see either the old or the new file.
  *
  * A stale entry is never used: any change of size or mtime (or a new inode) is a different key.
+ * An idle cache holds no file descriptor: the file is opened for appends and closed again as soon
+ * as no append is queued, so a cache may outlive its `close()` (later `set()`s append again).
  * Several processes may share the file; compaction by one may drop a record another appended
  * meanwhile, which costs a recomputation, never a wrong CRC.
  */
@@ -61,6 +63,8 @@ export class CrcCache {
   #skipped = 0;
   /** Appends in order, one at a time. */
   #queue: Promise<void> = Promise.resolve();
+  /** Appends queued and not yet finished: the file is closed when this drops to 0. */
+  #appendsQueued = 0;
 
   /** `$XDG_CACHE_HOME/sluice/crc32-v1.txt`, else `~/.cache/sluice/crc32-v1.txt`. */
   static defaultPath(): string {
@@ -105,7 +109,14 @@ export class CrcCache {
   set(identity: FileIdentity, crc: number): Promise<void> {
     const key = CrcCache.key(identity);
     this.#remember(key, crc >>> 0);
-    const task = this.#queue.then(() => this.#append(key, crc >>> 0));
+    this.#appendsQueued++;
+    const task = this.#queue.then(async () => {
+      try {
+        await this.#append(key, crc >>> 0);
+      } finally {
+        if (--this.#appendsQueued === 0) await this.#release();
+      }
+    });
     this.#queue = task.catch(() => {});
     return task;
   }
@@ -121,13 +132,18 @@ export class CrcCache {
     };
   }
 
-  /** Waits for pending appends, compacts when worthwhile, and closes the file. */
+  /** Waits for pending appends and compacts the file when worthwhile. */
   async close(): Promise<void> {
     await this.#queue;
     if (this.#recordsOnDisk > 2 * this.#entries.size + COMPACT_SLACK) await this.#compact();
+    await this.#release();
+  }
+
+  /** Closes the append descriptor (reopened by the next append). */
+  async #release(): Promise<void> {
     const handle = this.#handle;
     this.#handle = undefined;
-    await handle?.close();
+    await handle?.close().catch(() => {}); // what was written stays written
   }
 
   #remember(key: string, crc: number): void {
@@ -160,6 +176,7 @@ export class CrcCache {
     if (text.length > 0 && !text.endsWith('\n')) {
       // a torn last record: end its line so the next record starts on a line of its own
       await this.#write('\n');
+      await this.#release();
     }
   }
 

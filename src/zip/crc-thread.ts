@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { CrcJob, CrcReply } from './crc-workers.js';
 import { crc32 } from './crc32.js';
+import type { FileVersion } from './file-version.js';
 
 if (parentPort === null) throw new Error('crc-thread.js must run in a worker thread');
 const port = parentPort;
@@ -25,6 +26,7 @@ function run(job: CrcJob): CrcReply {
   let fd: number | undefined;
   try {
     fd = fs.openSync(job.path, 'r');
+    const before = versionOf(fs.fstatSync(fd, { bigint: true }));
     let crc = 0;
     let bytes = 0;
     for (;;) {
@@ -34,11 +36,16 @@ function run(job: CrcJob): CrcReply {
       crc = crc32(window.subarray(0, read), crc);
       bytes += read;
     }
-    return { id: job.id, outcome: 'done', crc, bytes };
+    const after = versionOf(fs.fstatSync(fd, { bigint: true }));
+    return { id: job.id, outcome: 'done', crc, bytes, before, after };
   } catch (error) {
     const { code, errno, syscall, message } = error as NodeJS.ErrnoException;
     return { id: job.id, outcome: 'failed', error: { code, errno, syscall, message } };
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
+}
+
+function versionOf(stats: fs.BigIntStats): FileVersion {
+  return { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeNs: stats.mtimeNs };
 }

@@ -11,6 +11,7 @@ import os from 'node:os';
 import { AbortError } from '../errors.js';
 import { fromOsError } from '../file/os-errors.js';
 import { JobThread, ThreadLeases } from '../internal/job-threads.js';
+import type { FileVersion } from './file-version.js';
 
 /** One file to checksum; `cancel` is an Int32Array(1) the thread polls between windows. */
 export interface CrcJob {
@@ -20,7 +21,15 @@ export interface CrcJob {
 }
 
 export type CrcReply =
-  | { id: number; outcome: 'done'; crc: number; bytes: number }
+  | {
+      id: number;
+      outcome: 'done';
+      crc: number;
+      bytes: number;
+      /** The file's version (fstat of the descriptor read) before the first read and after the last. */
+      before: FileVersion;
+      after: FileVersion;
+    }
   | { id: number; outcome: 'cancelled' }
   | {
       id: number;
@@ -52,19 +61,33 @@ const crcWorkers = new ThreadLeases<CrcWorker>(
 );
 let nextJobId = 1;
 
+/**
+ * Whether a CRC job would wait for a thread to start: none is idle and online, and one is still
+ * starting (~25 ms from `new Worker` to its module running here). Then the caller may as well
+ * compute on its own thread meanwhile.
+ */
+export function crcWorkersStarting(): boolean {
+  return !crcWorkers.readyIdle && crcWorkers.starting;
+}
+
 /** Starts CRC threads up to `count` (at most `maxCrcWorkers()`) now, so they are ready when needed. */
 export function startCrcWorkers(count: number): void {
   crcWorkers.startUpTo(count);
+}
+
+/** What a CRC thread found: the CRC of `bytes` bytes, read between the two versions seen. */
+export interface CrcOfFile {
+  crc: number;
+  bytes: number;
+  before: FileVersion;
+  after: FileVersion;
 }
 
 /**
  * The CRC-32 of the whole file at `path` and how many bytes it had, computed on a CRC thread.
  * Aborting stops the thread within one window and rejects with `SLUICE_ERR_ABORTED`.
  */
-export async function crcInWorker(
-  path: string,
-  signal: AbortSignal | undefined,
-): Promise<{ crc: number; bytes: number }> {
+export async function crcInWorker(path: string, signal: AbortSignal | undefined): Promise<CrcOfFile> {
   if (signal?.aborted) throw new AbortError(`computing the CRC-32 of ${path}`, signal.reason);
   const worker = await crcWorkers.lease(signal);
   const cancel = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
@@ -82,7 +105,7 @@ export async function crcInWorker(
   if (reply instanceof Error) throw reply;
   switch (reply.outcome) {
     case 'done':
-      return { crc: reply.crc, bytes: reply.bytes };
+      return { crc: reply.crc, bytes: reply.bytes, before: reply.before, after: reply.after };
     case 'cancelled':
       throw new AbortError(`computing the CRC-32 of ${path}`, signal?.reason);
     case 'failed':

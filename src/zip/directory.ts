@@ -11,7 +11,11 @@ import { fromOsError } from '../file/os-errors.js';
 import { CrcCache } from './crc-cache.js';
 import { crcInWorker, maxCrcWorkers, startCrcWorkers } from './crc-workers.js';
 import { crc32 } from './crc32.js';
+// A file modified less than RACY_MARGIN_NS before its CRC is read is not cached: a later write
+// within the same timestamp tick would leave size and mtime unchanged, and the cached CRC stale.
+import { DeferredCrc, RACY_MARGIN_NS } from './deferred-crc.js';
 import { checkName, type ZipEntryInput } from './entries.js';
+import { versionOf } from './file-version.js';
 
 export interface ZipDirectoryOptions {
   /** Where CRCs are remembered: a cache, `false` to compute every CRC afresh, or (default) the cache at its default location. */
@@ -27,14 +31,19 @@ export interface ZipDirectoryOptions {
   concurrency?: number;
   /** Put every entry under this folder (e.g. the directory's own name); default: names relative to `dir`. */
   prefix?: string;
+  /**
+   * Compute no CRC now (default false): each file entry's `crc32` is a `DeferredCrc`, known when
+   * the cache has it, else computed by the first stream that needs it (on the CRC threads, ahead
+   * of the stream) and stored in the cache then. The plan is made from the listing alone, its
+   * first byte goes out before later files are read, and a cold archive's files are read once by
+   * the stream and once for their CRCs at the same time instead of one pass after the other. The
+   * plan's ETag comes from the files' versions (names, sizes, mtimes in ns, modes), the same
+   * whether their CRCs were cached or not. The cache (when it is the default one, opened here)
+   * stays in use by the entries after this returns.
+   */
+  deferCrcs?: boolean;
 }
 
-/**
- * A file modified less than this long before its CRC is read is not cached: a later write within
- * the same timestamp tick (2 s on FAT, coarse on some network file systems) would leave size and
- * mtime unchanged, and the cached CRC stale ("racily clean", as git calls it).
- */
-const RACY_MARGIN_NS = 2_000_000_000n;
 /**
  * Below this many bytes to checksum, the main thread does it through the managed reader (one file
  * at a time: each reader already keeps the threadpool busy). Starting a CRC thread costs ~25 ms here
@@ -75,12 +84,16 @@ export async function zipDirectory(dir: string, options: ZipDirectoryOptions = {
   if (concurrency !== undefined && (!Number.isSafeInteger(concurrency) || concurrency < 1)) {
     throw new InvalidArgumentError('concurrency', 'a positive integer', concurrency);
   }
+  if (options.deferCrcs !== undefined && typeof options.deferCrcs !== 'boolean') {
+    throw new InvalidArgumentError('deferCrcs', 'a boolean', options.deferCrcs);
+  }
   const entries: ZipEntryInput[] = [];
   const files: PendingFile[] = [];
   try {
     if (prefix !== '') entries.push(folderEntry(prefix, rootStat));
     await walk(root, prefix, entries, files, signal);
-    await settleCrcs(files, workers, concurrency, cache, signal);
+    if (options.deferCrcs === true) deferCrcs(files, workers, concurrency, cache);
+    else await settleCrcs(files, workers, concurrency, cache, signal);
   } finally {
     if (ownCache) await cache?.close();
   }
@@ -132,6 +145,32 @@ async function settleCrcs(
   const results = await Promise.allSettled(Array.from({ length: Math.min(concurrency, files.length) }, lane));
   const rejected = results.find((result) => result.status === 'rejected');
   if (rejected !== undefined) throw (rejected as PromiseRejectedResult).reason;
+}
+
+/**
+ * Gives every file a `DeferredCrc`: known from the cache, or to be computed by the stream, on up to
+ * `workers` CRC threads (started by the first computation) when 32 MiB or more need a CRC, else on
+ * the main thread.
+ */
+function deferCrcs(
+  files: readonly PendingFile[],
+  workers: number,
+  lanes: number | undefined,
+  cache: CrcCache | undefined,
+): void {
+  const known = files.map((file) => cache?.get(file.stats));
+  let uncachedBytes = 0;
+  let uncachedFiles = 0;
+  files.forEach((file, index) => {
+    if (known[index] !== undefined) return;
+    uncachedBytes += Number(file.stats.size);
+    uncachedFiles++;
+  });
+  const threads = uncachedBytes >= WORKER_MIN_BYTES ? Math.min(workers, maxCrcWorkers(), uncachedFiles) : 0;
+  const context = { cache, threads, parallel: lanes ?? Math.max(1, threads) };
+  files.forEach((file, index) => {
+    file.entry.crc32 = new DeferredCrc(file.entry.source!, versionOf(file.stats), context, known[index]);
+  });
 }
 
 function folderEntry(name: string, stats: BigIntStats): ZipEntryInput {

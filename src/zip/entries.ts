@@ -3,6 +3,7 @@
  * slashes, no drive letter), types and ranges of every field.
  */
 import { InvalidArgumentError, ZipDuplicateNameError, ZipEntryNameError } from '../errors.js';
+import { DeferredCrc } from './deferred-crc.js';
 
 /** One entry of an archive: a file (read from `source`) or a folder. */
 export interface ZipEntryInput {
@@ -12,8 +13,12 @@ export interface ZipEntryInput {
   source?: string;
   /** Bytes; required for files in rangeable plans. */
   size?: number;
-  /** Known CRC-32; when absent for a file, the plan is 'streaming' (data descriptor, not rangeable). */
-  crc32?: number;
+  /**
+   * The CRC-32: a number, or a `DeferredCrc` (from `zipDirectory(dir, { deferCrcs: true })`:
+   * known from the cache or computed by the stream when it needs it; the plan is rangeable all the
+   * same). Absent for a file: the plan is 'streaming' (data descriptor, not rangeable).
+   */
+  crc32?: number | DeferredCrc;
   /** Ms since the epoch (or a Date): drives the DOS time and the extended timestamp; never "now". */
   mtime: Date | number;
   /** Unix permission bits (default 0o644 files, 0o755 folders); file type bits are added. */
@@ -30,7 +35,10 @@ export interface ResolvedEntry {
   readonly source: string | undefined;
   /** Undefined only in streaming plans, for files whose size is taken when they are opened. */
   readonly size: number | undefined;
+  /** The CRC-32 given as a number. */
   readonly crc32: number | undefined;
+  /** The CRC-32 given as a `DeferredCrc` (then `crc32` is undefined). */
+  readonly deferred: DeferredCrc | undefined;
   readonly mtimeMs: number;
   /** Mode with the file type bits: S_IFREG (0o100000) or S_IFDIR (0o040000). */
   readonly mode: number;
@@ -103,6 +111,7 @@ export function resolveEntries(entries: readonly ZipEntryInput[]): ResolvedEntry
         source: undefined,
         size: 0,
         crc32: 0,
+        deferred: undefined,
         mtimeMs,
         mode: S_IFDIR | mode,
       };
@@ -113,19 +122,41 @@ export function resolveEntries(entries: readonly ZipEntryInput[]): ResolvedEntry
     if (entry.size !== undefined && (!Number.isSafeInteger(entry.size) || entry.size < 0)) {
       throw new InvalidArgumentError(`size of ${label}`, 'a safe integer >= 0', entry.size);
     }
-    if (
+    const deferred = entry.crc32 instanceof DeferredCrc ? entry.crc32 : undefined;
+    if (deferred !== undefined) {
+      // the layout must be the one the CRC will be of
+      if (entry.size !== undefined && entry.size !== deferred.size) {
+        throw new InvalidArgumentError(
+          `size of ${label}`,
+          `its DeferredCrc's size (${deferred.size})`,
+          entry.size,
+        );
+      }
+      if (entry.source !== deferred.source) {
+        throw new InvalidArgumentError(
+          `source of ${label}`,
+          `its DeferredCrc's source (${deferred.source})`,
+          entry.source,
+        );
+      }
+    } else if (
       entry.crc32 !== undefined &&
       (!Number.isInteger(entry.crc32) || entry.crc32 < 0 || entry.crc32 > 0xffffffff)
     ) {
-      throw new InvalidArgumentError(`crc32 of ${label}`, 'an unsigned 32-bit integer', entry.crc32);
+      throw new InvalidArgumentError(
+        `crc32 of ${label}`,
+        'an unsigned 32-bit integer or a DeferredCrc',
+        entry.crc32,
+      );
     }
     return {
       name,
       nameBytes: Buffer.from(name),
       directory,
       source: entry.source,
-      size: entry.size,
-      crc32: entry.crc32,
+      size: deferred?.size ?? entry.size,
+      crc32: deferred === undefined ? (entry.crc32 as number | undefined) : undefined,
+      deferred,
       mtimeMs,
       mode: S_IFREG | mode,
     };

@@ -62,7 +62,7 @@ export class Layout {
         size: sizes[index]!,
         mode: entry.mode,
         mtimeMs: entry.mtimeMs,
-        dataDescriptor: !entry.directory && entry.crc32 === undefined,
+        dataDescriptor: !entry.directory && entry.crc32 === undefined && entry.deferred === undefined,
         localHeaderOffset: offset,
       };
       records.push(record);

@@ -8,16 +8,17 @@ import type { BufferPool } from '../buffers/index.js';
 import {
   AbortError,
   InvalidArgumentError,
-  SluiceError,
   ZipNotRangeableError,
   ZipRangeError,
   ZipSourceChangedError,
 } from '../errors.js';
-import { type ManagedReader, openReader } from '../file/index.js';
+import type { ManagedReader } from '../file/index.js';
 import { fromOsError } from '../file/os-errors.js';
+import { CrcAhead } from './crc-ahead.js';
 import { crc32 } from './crc32.js';
+import { DataSource } from './data-source.js';
 import { type ResolvedEntry, resolveEntries, type ZipEntryInput } from './entries.js';
-import { Layout, PIECE_DATA } from './layout.js';
+import { Layout, PIECE_DATA, PIECE_END } from './layout.js';
 
 export interface ZipPlanOptions {
   /** The archive comment (4.3.16), at most 65535 UTF-8 bytes. */
@@ -51,12 +52,14 @@ export interface ZipPlan {
   /** The exact archive length in bytes (`NaN` for a streaming plan with a file of unknown size). */
   readonly size: number;
   /**
-   * A strong ETag, quoted (`"sz-..."`), derived from the names, sizes, CRCs, mtimes and modes: the
-   * same plan always gives the same bytes. Streaming plans (whose content is not pinned by CRCs)
-   * get a weak one, `W/"sz-..."`.
+   * A strong ETag, quoted (`"sz-..."`), derived from each entry's name, size, mtime and mode, and
+   * its CRC when given as a number, or its file's version (mtime in ns) when the CRC is deferred:
+   * the same plan always gives the same bytes, and the same files give the same ETag whether their
+   * deferred CRCs were cached or not. Streaming plans (whose content is not pinned by CRCs) get a
+   * weak one, `W/"sz-..."`.
    */
   readonly etag: string;
-  /** False for streaming plans (an entry without known CRC-32 or size): no ranges then. */
+  /** False for streaming plans (a file without a CRC-32, known or deferred, or a size): no ranges then. */
   readonly rangeable: boolean;
   readonly entries: readonly ZipEntryInput[];
   /**
@@ -68,9 +71,14 @@ export interface ZipPlan {
    * Node keeps a reference to the buffer until it is flushed, it does not copy it. To keep a chunk,
    * copy it (`Buffer.from(chunk)`).
    *
+   * Deferred CRCs (`DeferredCrc`) the range needs are computed on the way, ahead of the stream on
+   * the CRC threads: a local header goes out once its file's CRC is known; the central directory
+   * needs every CRC.
+   *
    * Throws synchronously `SLUICE_ERR_ZIP_RANGE` for a range outside the archive and
    * `SLUICE_ERR_ZIP_NOT_RANGEABLE` for a range of a streaming plan. While streaming:
-   * `SLUICE_ERR_ZIP_SOURCE_CHANGED` when a file's size or mtime differ from its entry,
+   * `SLUICE_ERR_ZIP_SOURCE_CHANGED` when a file is not the one planned (size or mtime differ from
+   * its entry, or from the version its deferred CRC is of) when opened or after its last byte,
    * `SLUICE_ERR_ABORTED`, and the sluice/file errors (file not found, permission, ...).
    */
   stream(options?: ZipStreamOptions): AsyncIterable<Buffer>;
@@ -89,13 +97,13 @@ export function planZip(entries: readonly ZipEntryInput[], options: ZipPlanOptio
 
 class Plan implements ZipPlan {
   readonly size: number;
-  readonly etag: string;
   readonly rangeable: boolean;
   readonly entries: readonly ZipEntryInput[];
   readonly #resolved: readonly ResolvedEntry[];
   readonly #comment: Buffer;
   /** Undefined for a streaming plan with a file of unknown size: laid out when streamed. */
   readonly #layout: Layout | undefined;
+  #etag: string | undefined;
 
   constructor(entries: readonly ZipEntryInput[], options: ZipPlanOptions) {
     const comment = options.comment ?? '';
@@ -106,19 +114,28 @@ class Plan implements ZipPlan {
     }
     this.#resolved = resolveEntries(entries);
     this.entries = Object.freeze(entries.map((entry) => Object.freeze({ ...entry })));
-    this.rangeable = this.#resolved.every((entry) => entry.crc32 !== undefined && entry.size !== undefined);
+    this.rangeable = this.#resolved.every(
+      (entry) => (entry.crc32 !== undefined || entry.deferred !== undefined) && entry.size !== undefined,
+    );
     const sizes = this.#resolved.map((entry) => entry.size);
     this.#layout = sizes.every((size) => size !== undefined)
       ? new Layout(this.#resolved, sizes as number[], this.#comment)
       : undefined;
     this.size = this.#layout?.size ?? Number.NaN;
-    this.etag = this.#etag();
   }
 
-  #etag(): string {
+  /** Computed on first use (a SHA-256 over every entry; a consumer that never asks never pays). */
+  get etag(): string {
+    this.#etag ??= this.#computeEtag();
+    return this.#etag;
+  }
+
+  #computeEtag(): string {
     const hash = createHash('sha256').update(LAYOUT_VERSION).update('\0').update(this.#comment);
     for (const entry of this.#resolved) {
-      hash.update(`\n${entry.name}\0${entry.size}\0${entry.crc32}\0${entry.mtimeMs}\0${entry.mode}`);
+      // the CRC slot: the number, or 'v' + the mtime in ns of the version a deferred CRC is of
+      const content = entry.deferred === undefined ? `${entry.crc32}` : `v${entry.deferred.version.mtimeNs}`;
+      hash.update(`\n${entry.name}\0${entry.size}\0${content}\0${entry.mtimeMs}\0${entry.mode}`);
     }
     const tag = `"sz-${hash.digest('base64url').slice(0, 32)}"`;
     return this.rangeable ? tag : `W/${tag}`;
@@ -128,7 +145,8 @@ class Plan implements ZipPlan {
     const { start, end } = options;
     if (!this.rangeable && (start !== undefined || end !== undefined)) {
       const entry = this.#resolved.find(
-        (candidate) => candidate.crc32 === undefined || candidate.size === undefined,
+        (candidate) =>
+          (candidate.crc32 === undefined && candidate.deferred === undefined) || candidate.size === undefined,
       );
       throw new ZipNotRangeableError(entry?.name ?? '');
     }
@@ -187,7 +205,19 @@ async function* streamRange(
   const { signal } = options;
   // CRCs of data-descriptor entries, known once their data went by (they are only streamed whole)
   const computed = new Map<number, number>();
-  const crcOf = (index: number): number => entries[index]?.crc32 ?? computed.get(index) ?? 0;
+  // deferred CRCs not known yet: computed ahead of the stream (none for a warm plan)
+  const firstUnknown = entries.find(
+    (entry) => entry.deferred !== undefined && entry.deferred.value === undefined,
+  );
+  const crcs =
+    firstUnknown === undefined
+      ? undefined
+      : new CrcAhead(layout, entries, { start, end }, firstUnknown.deferred!.parallelism, signal);
+  /** The CRC a header of entry `index` carries, when known now (else `crcs` has it computed). */
+  const knownCrc = (index: number): number | undefined => {
+    const entry = entries[index]!;
+    return entry.deferred === undefined ? (entry.crc32 ?? computed.get(index) ?? 0) : entry.deferred.value;
+  };
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   const takePending = (): Buffer => {
@@ -196,38 +226,67 @@ async function* streamRange(
     pendingBytes = 0;
     return batch;
   };
-  const openPiece = (piece: number): DataSource => {
+  const sourceOptions = {
+    signal,
+    pool: options.pool,
+    // Fair turns, except when this stream opens ahead: its next file's reader, waiting for the
+    // pool, would take the current file's window from under it (with one slab: a deadlock).
+    fairTurns: options.openAhead !== true,
+  };
+  /** `after`: the reader of the file before, whose windows the next one continues (not with a pool). */
+  const openPiece = (piece: number, after?: ManagedReader): DataSource => {
     const pieceStart = layout.pieceStart[piece]!;
     const index = layout.pieceEntry[piece]!;
     const from = Math.max(start, pieceStart) - pieceStart;
     const to = Math.min(end, layout.pieceStart[piece + 1]! - 1) - pieceStart;
-    return new DataSource(piece, entries[index]!, layout.records[index]!.size, from, to, options);
+    const windows =
+      after === undefined || options.pool !== undefined
+        ? sourceOptions
+        : { ...sourceOptions, windowSize: after.windowSize, readAhead: after.readAhead };
+    return new DataSource(piece, entries[index]!, layout.records[index]!.size, from, to, windows);
   };
   /** The next file's data, opened (and its first window read) while this file's last windows go by. */
   let ahead: DataSource | undefined;
   const openAhead = options.openAhead ?? options.pool === undefined;
+  /**
+   * The check that the last file read (over 16 KiB) was not changed while it was read: it runs
+   * while the next file streams, and is awaited when that one is read and before the stream ends.
+   */
+  let unchanged: Promise<void> | undefined;
+  /**
+   * With openAhead, the close of the file whose last window went out: it runs while the next file
+   * streams and is awaited before another file is opened ahead (two files open at most) and before
+   * the stream ends.
+   */
+  let closing: Promise<void> | undefined;
   try {
     let position = start;
     for (let piece = layout.findPiece(start); position <= end; piece++) {
       throwIfAborted(signal);
+      crcs?.advance(position);
       const pieceStart = layout.pieceStart[piece]!;
       const from = position - pieceStart;
       const to = Math.min(end, layout.pieceStart[piece + 1]! - 1) - pieceStart; // inclusive
       const index = layout.pieceEntry[piece]!;
-      if (layout.pieceKind[piece] === PIECE_DATA) {
+      const kind = layout.pieceKind[piece];
+      if (kind === PIECE_DATA) {
         // small data joins the header batch (a copy: the window is only lent); large data is yielded as is
         const small = to - from + 1 <= SMALL_DATA_BYTES;
         if (!small && pendingBytes > 0) yield takePending();
         const entry = entries[index]!;
-        const wantCrc = entry.crc32 === undefined;
+        const record = layout.records[index]!;
+        // a data descriptor's CRC, or the check of a racily clean file's bytes against its deferred CRC
+        const wantCrc =
+          record.dataDescriptor || (entry.deferred?.verify === true && from === 0 && to === record.size - 1);
         if (ahead !== undefined && ahead.piece !== piece) await ahead.close(); // never: it is the next one
         const source = ahead?.piece === piece ? ahead : openPiece(piece);
         ahead = undefined;
         const nextPiece = openAhead ? nextDataPiece(layout, piece, end) : -1;
+        let read = false;
         try {
           const reader = await source.opened;
           let crc = 0;
-          for (let window = await source.first(); window !== null; window = await reader.next()) {
+          for (let window = await source.first(); window !== null; ) {
             if (wantCrc) crc = crc32(window, crc);
             // every byte left of this file is being read already: start on the next file
             if (
@@ -235,7 +294,8 @@ async function* streamRange(
               ahead === undefined &&
               reader.end + 1 - reader.position <= reader.windowSize * reader.readAhead
             ) {
-              ahead = openPiece(nextPiece);
+              await closing;
+              ahead = openPiece(nextPiece, reader);
               ahead.prime();
             }
             if (small) {
@@ -243,24 +303,50 @@ async function* streamRange(
               pendingBytes += window.length;
             } else {
               yield window;
+              crcs?.advance(pieceStart + reader.position);
             }
+            // after the range's last byte, no read is left to wait for
+            window = reader.position > reader.end ? null : await reader.next();
           }
-          if (wantCrc) computed.set(index, crc);
+          if (record.dataDescriptor) computed.set(index, crc);
+          else if (wantCrc && crc !== entry.deferred!.value) {
+            throw new ZipSourceChangedError(entry.source!, 'CRC-32', entry.deferred!.value!, crc);
+          }
+          read = true;
         } finally {
-          await source.close(); // closes the file when the consumer stopped early; a no-op after the end
+          // at once when the consumer stopped early (or without openAhead: one file open at a time)
+          if (read && openAhead) {
+            closing = source.close();
+            closing.catch(() => {}); // awaited later
+          } else {
+            await source.close();
+          }
+        }
+        if (!small) {
+          // small files are read with one read right after the check at open
+          await unchanged;
+          unchanged = source.checkUnchanged();
+          unchanged.catch(() => {}); // awaited later
         }
         if (pendingBytes >= HEADER_BATCH_BYTES) yield takePending();
       } else {
-        const bytes = layout.render(piece, crcOf(index));
+        let crc = kind === PIECE_END ? 0 : knownCrc(index);
+        crc ??= await crcs!.crcOf(index);
+        const bytes = layout.render(piece, crc);
         pending.push(from === 0 && to === bytes.length - 1 ? bytes : bytes.subarray(from, to + 1));
         pendingBytes += to - from + 1;
         if (pendingBytes >= HEADER_BATCH_BYTES) yield takePending();
       }
       position = pieceStart + to + 1;
     }
+    await unchanged;
+    await closing;
     if (pendingBytes > 0) yield takePending();
   } finally {
+    await closing?.catch(() => {});
     await ahead?.close();
+    await crcs?.close();
+    await unchanged?.catch(() => {});
   }
 }
 
@@ -270,94 +356,4 @@ function nextDataPiece(layout: Layout, piece: number, end: number): number {
     if (layout.pieceKind[next] === PIECE_DATA) return next;
   }
   return -1;
-}
-
-const ignore = (): void => {};
-
-/**
- * Bytes `from`..`to` (inclusive) of one entry's file through a managed reader, opened at once
- * (possibly ahead of its turn); size and mtime are checked against the plan when it opens. Errors
- * are kept for the moment the data is due.
- */
-class DataSource {
-  readonly piece: number;
-  readonly opened: Promise<ManagedReader>;
-  #first: Promise<Buffer | null> | undefined;
-
-  constructor(
-    piece: number,
-    entry: ResolvedEntry,
-    plannedSize: number,
-    from: number,
-    to: number,
-    options: ZipStreamOptions,
-  ) {
-    this.piece = piece;
-    this.opened = openChecked(entry, plannedSize, from, to, options);
-    this.opened.catch(ignore);
-  }
-
-  /** Starts reading the first window now. */
-  prime(): void {
-    this.#first ??= this.opened.then((reader) => reader.next());
-    this.#first.catch(ignore);
-  }
-
-  first(): Promise<Buffer | null> {
-    this.prime();
-    return this.#first!;
-  }
-
-  async close(): Promise<void> {
-    let reader: ManagedReader;
-    try {
-      reader = await this.opened;
-    } catch {
-      return;
-    }
-    await reader.close();
-    await this.#first?.catch(ignore);
-  }
-}
-
-/** Opens the entry's file for `from`..`to` and checks it is still what was planned. */
-async function openChecked(
-  entry: ResolvedEntry,
-  plannedSize: number,
-  from: number,
-  to: number,
-  options: ZipStreamOptions,
-): Promise<ManagedReader> {
-  const path = entry.source!;
-  const readerOptions = {
-    start: from,
-    end: to,
-    ...(options.signal ? { signal: options.signal } : {}),
-    // Fair turns, except when this stream opens ahead: its next file's reader, waiting for the
-    // pool, would take the current file's window from under it (with one slab: a deadlock).
-    ...(options.pool ? { pool: options.pool, fairTurns: options.openAhead !== true } : {}),
-  };
-  let reader: ManagedReader;
-  try {
-    reader = await openReader(path, readerOptions);
-  } catch (error) {
-    if (error instanceof SluiceError && error.code === 'SLUICE_ERR_RANGE_OUTSIDE_FILE') {
-      // it shrank below the planned size since it was planned
-      const now = await stat(path);
-      throw new ZipSourceChangedError(path, 'size', plannedSize, now.size);
-    }
-    throw error;
-  }
-  try {
-    const { size, mtimeMs } = reader.stats;
-    if (size !== plannedSize) throw new ZipSourceChangedError(path, 'size', plannedSize, size);
-    // within 1 ms: entries may carry an mtime truncated to ms (a Date), the OS has ns
-    if (Math.abs(mtimeMs - entry.mtimeMs) >= 1) {
-      throw new ZipSourceChangedError(path, 'mtime (ms)', Math.floor(entry.mtimeMs), Math.floor(mtimeMs));
-    }
-    return reader;
-  } catch (error) {
-    await reader.close();
-    throw error;
-  }
 }

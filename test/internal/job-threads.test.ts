@@ -73,3 +73,20 @@ test('a thread that exits settles its job with an error and is never leased agai
   pool.giveBack(replacement);
   await pool.terminateIdle();
 });
+
+test('a thread started ahead is "starting" until it is online, then a ready idle one', async () => {
+  const pool = leases(1);
+  assert.equal(pool.starting, false, 'no thread yet');
+  assert.equal(pool.readyIdle, false);
+  pool.startUpTo(1);
+  assert.equal(pool.starting, true, 'its module is not running yet');
+  assert.equal(pool.readyIdle, false);
+  const thread = await pool.lease(undefined);
+  assert.deepEqual(await thread.run({ echo: 2 }), { echo: 2 }); // it ran its module: online
+  assert.equal(thread.online, true);
+  pool.giveBack(thread);
+  assert.equal(pool.starting, false);
+  assert.equal(pool.readyIdle, true, 'a job would run at once');
+  await pool.terminateIdle();
+  assert.equal(pool.readyIdle, false);
+});

@@ -182,7 +182,8 @@ export async function verifyArchive(
         directory,
         source: entry.source ?? null,
         size: entry.size ?? null,
-        crc32: entry.crc32 ?? null,
+        // a DeferredCrc is checked by value once the stream has computed it
+        crc32: typeof entry.crc32 === 'number' ? entry.crc32 : (entry.crc32?.value ?? null),
         crcOnly: options.crcOnly?.includes(entry.name) === true,
         mode: entry.mode ?? (directory ? 0o755 : 0o644),
       };

@@ -108,6 +108,24 @@ async function viaSluice(dir: string, cacheFile: string): Promise<number> {
   return bytes;
 }
 
+/**
+ * sluice with no CRC cached, as the download server does it (`src/http/zip-provider.ts`): the plan
+ * from the directory listing alone (deferred CRCs), then the stream, which computes each file's
+ * CRC on the CRC threads while the file before it streams, and stores them in the cache.
+ */
+async function viaSluiceCold(dir: string, cacheFile: string): Promise<number> {
+  const cache = await CrcCache.open(cacheFile);
+  try {
+    const plan = planZip(await zipDirectory(dir, { crcCache: cache, deferCrcs: true }));
+    let bytes = 0;
+    for await (const chunk of plan.stream()) bytes += chunk.length;
+    if (bytes !== plan.size) throw new Error(`sluice streamed ${bytes} bytes of a ${plan.size}-byte plan`);
+    return bytes;
+  } finally {
+    await cache.close();
+  }
+}
+
 /** The limit: the files' bytes read with readSync into one 1 MiB buffer, nothing else. */
 function rawRead(dir: string): number {
   const buffer = Buffer.allocUnsafeSlow(1 << 20);
@@ -141,6 +159,8 @@ export async function runCase(args: ZipCaseArgs): Promise<ZipCaseResult> {
       bytes = await viaYazl(args.dir);
       break;
     case 'sluice-cold':
+      bytes = await viaSluiceCold(args.dir, args.cacheFile);
+      break;
     case 'sluice-warm':
       bytes = await viaSluice(args.dir, args.cacheFile);
       break;

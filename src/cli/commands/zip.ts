@@ -11,7 +11,8 @@ Writes a store-only ZIP archive of the directories: the same bytes every time fo
 (timestamps come from the files), ZIP64 when needed, UTF-8 names, Unix modes, empty folders.
 Each DIR goes in as a folder of its own name (as zip -r does); with --flat, its contents go at the
 top of the archive. CRC-32s are remembered in a cache (keyed by device, inode, size and mtime), so
-zipping files again does not read them twice.
+zipping files again does not read them twice; those not cached are computed while the archive is
+written, each file's ahead of its turn.
 
 Options:
   -o, --output FILE   where to write the archive; "-" writes to stdout. FILE appears only when
@@ -50,19 +51,25 @@ export const zipCommand: Command = {
     const { dirs, output, flat, comment, cachePath, useCache, quiet } = parsed;
     const cache = useCache ? await CrcCache.open(cachePath) : false;
     const entries: ZipEntryInput[] = [];
+    let plan: ZipPlan;
+    let progress: Progress;
+    const started = performance.now();
     try {
       for (const dir of dirs) {
         const prefix = flat ? '' : path.basename(path.resolve(dir));
-        entries.push(...(await zipDirectory(dir, { crcCache: cache, ...(prefix ? { prefix } : {}) })));
+        // CRCs deferred: computed on the CRC threads while the archive is written (each file's
+        // ahead of its turn), and stored in the cache then
+        entries.push(
+          ...(await zipDirectory(dir, { crcCache: cache, deferCrcs: true, ...(prefix ? { prefix } : {}) })),
+        );
       }
+      plan = planZip(entries, comment === undefined ? {} : { comment });
+      progress = new Progress(io, plan.size, !quiet && io.interactive && plan.size >= PROGRESS_MIN_BYTES);
+      if (output === '-') await writeToStream(plan, io.stdout, progress);
+      else await writeToFile(plan, output, progress);
     } finally {
       if (cache) await cache.close();
     }
-    const plan = planZip(entries, comment === undefined ? {} : { comment });
-    const progress = new Progress(io, plan.size, !quiet && io.interactive && plan.size >= PROGRESS_MIN_BYTES);
-    const started = performance.now();
-    if (output === '-') await writeToStream(plan, io.stdout, progress);
-    else await writeToFile(plan, output, progress);
     progress.done();
     if (!quiet) {
       const seconds = (performance.now() - started) / 1000;
