@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { CrcJob, CrcReply } from './crc-workers.js';
 import { crc32 } from './crc32.js';
-import type { FileVersion } from './file-version.js';
+import { versionOf } from './file-version.js';
 
 if (parentPort === null) throw new Error('crc-thread.js must run in a worker thread');
 const port = parentPort;
@@ -44,8 +44,4 @@ function run(job: CrcJob): CrcReply {
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
-}
-
-function versionOf(stats: fs.BigIntStats): FileVersion {
-  return { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeNs: stats.mtimeNs };
 }

@@ -69,14 +69,7 @@ export class DataSource {
    * written to, or replaced, while it was read).
    */
   async checkUnchanged(): Promise<void> {
-    const path = this.#entry.source!;
-    let now: NumericFileStats;
-    try {
-      now = await stat(path);
-    } catch (error) {
-      throw fromOsError(path, error);
-    }
-    checkPlanned(this.#entry, this.#plannedSize, now);
+    checkPlanned(this.#entry, this.#plannedSize, await statSource(this.#entry.source!));
   }
 
   async close(): Promise<void> {
@@ -88,6 +81,15 @@ export class DataSource {
     }
     await reader.close();
     await this.#first?.catch(ignore);
+  }
+}
+
+/** `stat` of an entry's file, its failure as a sluice/file error. */
+export async function statSource(path: string): Promise<NumericFileStats> {
+  try {
+    return await stat(path);
+  } catch (error) {
+    throw fromOsError(path, error);
   }
 }
 

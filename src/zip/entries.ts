@@ -155,7 +155,7 @@ export function resolveEntries(entries: readonly ZipEntryInput[]): ResolvedEntry
       directory,
       source: entry.source,
       size: deferred?.size ?? entry.size,
-      crc32: deferred === undefined ? (entry.crc32 as number | undefined) : undefined,
+      crc32: typeof entry.crc32 === 'number' ? entry.crc32 : undefined,
       deferred,
       mtimeMs,
       mode: S_IFREG | mode,

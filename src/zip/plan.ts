@@ -3,7 +3,6 @@
  * bytes of any range of it, produced lazily, one file window at a time.
  */
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import type { BufferPool } from '../buffers/index.js';
 import {
   AbortError,
@@ -13,10 +12,9 @@ import {
   ZipSourceChangedError,
 } from '../errors.js';
 import type { ManagedReader } from '../file/index.js';
-import { fromOsError } from '../file/os-errors.js';
 import { CrcAhead } from './crc-ahead.js';
 import { crc32 } from './crc32.js';
-import { DataSource } from './data-source.js';
+import { DataSource, statSource } from './data-source.js';
 import { type ResolvedEntry, resolveEntries, type ZipEntryInput } from './entries.js';
 import { Layout, PIECE_DATA, PIECE_END } from './layout.js';
 
@@ -181,14 +179,6 @@ async function* streamUnsized(
   }
   const layout = new Layout(entries, sizes, comment);
   yield* streamRange(layout, entries, 0, layout.size - 1, options);
-}
-
-async function statSource(path: string): Promise<{ size: number; mtimeMs: number }> {
-  try {
-    return await stat(path);
-  } catch (error) {
-    throw fromOsError(path, error);
-  }
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
