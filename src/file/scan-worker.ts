@@ -26,10 +26,12 @@ import type {
   ReadRequest,
   ScanWorkerData,
   VisitOutcome,
+  VisitReply,
   VisitRequest,
   WorkerReply,
   WorkerRequest,
 } from './scan-protocol.js';
+import { PATH_SEPARATOR } from './scan-protocol.js';
 import type { FileStats } from './types.js';
 
 /** Where a file's bytes may go: the slab's free room, else a buffer of its own within a budget. */
@@ -51,16 +53,28 @@ function openRegular(path: string): { fd: number; stats: FileStats } | FileFailu
   }
   try {
     const stats = fs.fstatSync(fd);
-    if (stats.isFile()) {
-      return {
-        fd,
-        stats: { size: stats.size, mtimeMs: stats.mtimeMs, dev: stats.dev, ino: stats.ino, mode: stats.mode },
-      };
-    }
+    if (stats.isFile()) return { fd, stats: toFileStats(stats) };
     fs.closeSync(fd);
     return { kind: 'not-a-file', directory: stats.isDirectory() };
   } catch (error) {
     fs.closeSync(fd);
+    return osFailure(error);
+  }
+}
+
+function toFileStats(stats: fs.Stats): FileStats {
+  return { size: stats.size, mtimeMs: stats.mtimeMs, dev: stats.dev, ino: stats.ino, mode: stats.mode };
+}
+
+/**
+ * Opens a file the walk found to be a regular file, for a visit here: no fstat (see
+ * `WorkerFile.stats`); the caller closes the fd. Opening with O_NONBLOCK: should the entry have
+ * been replaced by a FIFO since the listing, it cannot block this thread (it reads as empty).
+ */
+function openListed(path: string): number | FileFailure {
+  try {
+    return fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (error) {
     return osFailure(error);
   }
 }
@@ -165,17 +179,37 @@ class WorkerFile {
   readonly path: string;
   readonly relativePath: string;
   readonly size: number;
-  readonly stats: FileStats;
+  #stats: FileStats | undefined;
   #contents: Buffer | undefined;
   readonly #fd: number;
+  #ended = false;
 
-  constructor(path: string, fd: number, stats: FileStats, contents: Buffer | undefined) {
+  /** `stats` undefined: fetched from the open descriptor if the visit asks (most never do). */
+  constructor(
+    path: string,
+    fd: number,
+    size: number,
+    stats: FileStats | undefined,
+    contents: Buffer | undefined,
+  ) {
     this.path = path;
     this.relativePath = path.slice(data.root.length + 1);
-    this.size = stats.size;
-    this.stats = stats;
+    this.size = size;
+    this.#stats = stats;
     this.#fd = fd;
     this.#contents = contents;
+  }
+
+  /**
+   * fstat of the open file on first use: an fstat per file (and its Stats object, four Dates in
+   * Node 20) cost about 8% of a worker's time in the `scan` experiment, and few visits look.
+   */
+  get stats(): FileStats {
+    if (this.#stats !== undefined) return this.#stats;
+    // the descriptor is closed (its number may be another file's by now): never fstat it
+    if (this.#ended) throw new Error(`the stats of ${this.path} were first asked for after its visit ended`);
+    this.#stats = toFileStats(fs.fstatSync(this.#fd));
+    return this.#stats;
   }
 
   get contents(): Buffer | undefined {
@@ -202,10 +236,38 @@ class WorkerFile {
     }
   }
 
-  /** The visit settled: `contents` is gone (the buffer is reused for the next file). */
+  /** The visit settled: `contents` is gone (the buffer is reused for the next file), the file closed. */
   end(): void {
+    this.#ended = true;
     this.#contents = undefined;
   }
+}
+
+/**
+ * Reads an open file into `buffer` up to its end: a file that ends before the buffer is full is
+ * the bytes read (its size is what was read: no fstat; bytes appended meanwhile are included). One
+ * that fills the buffer is fstat'ed: it is in `contents` if that was all of it, else read again in
+ * windows by `windows()` up to the size the fstat saw.
+ */
+function readForVisit(path: string, fd: number, buffer: Buffer): WorkerFile | FileFailure {
+  let filled: number;
+  try {
+    filled = readFullySync(fd, buffer, 0, buffer.length, 0);
+  } catch (error) {
+    // a directory put in the file's place since the listing
+    if ((error as NodeJS.ErrnoException).code === 'EISDIR') return { kind: 'not-a-file', directory: true };
+    return osFailure(error);
+  }
+  if (filled < buffer.length) return new WorkerFile(path, fd, filled, undefined, buffer.subarray(0, filled));
+  let stats: fs.Stats;
+  try {
+    stats = fs.fstatSync(fd);
+  } catch (error) {
+    return osFailure(error);
+  }
+  if (!stats.isFile()) return { kind: 'not-a-file', directory: stats.isDirectory() };
+  const contents = stats.size === filled ? buffer.subarray(0, filled) : undefined;
+  return new WorkerFile(path, fd, stats.size, toFileStats(stats), contents);
 }
 
 async function visitBatch(request: VisitRequest): Promise<void> {
@@ -217,43 +279,41 @@ async function visitBatch(request: VisitRequest): Promise<void> {
     return;
   }
   visitBuffer ??= Buffer.allocUnsafeSlow(VISIT_BUFFER_BYTES);
-  const outcomes: VisitOutcome[] = [];
-  for (let index = 0; index < request.paths.length; index++) {
+  const paths = request.paths.split(PATH_SEPARATOR);
+  const sizes = new Float64Array(paths.length);
+  const notes: VisitReply['notes'] = [];
+  let index = 0;
+  const note = (outcome: VisitOutcome): void => {
+    sizes[index] = Number.NaN;
+    notes.push({ index, outcome });
+  };
+  for (; index < paths.length; index++) {
     if (stopped()) break; // the reply is dropped: the scan has failed
-    const opened = openRegular(request.paths[index]!);
-    if ('kind' in opened) {
-      outcomes.push(opened);
+    const fd = openListed(paths[index]!);
+    if (typeof fd !== 'number') {
+      note(fd);
       continue;
     }
-    const { fd, stats } = opened;
     let file: WorkerFile | undefined;
     try {
-      let contents: Buffer | undefined;
-      if (stats.size <= visitBuffer.length) {
-        const filled = readFullySync(fd, visitBuffer, 0, stats.size, 0);
-        // Bytes appended after the fstat are not read: the file is taken at its size when opened.
-        if (filled < stats.size) {
-          outcomes.push({ kind: 'shrank', size: stats.size, at: filled });
-          continue;
-        }
-        contents = visitBuffer.subarray(0, stats.size);
+      const opened = readForVisit(paths[index]!, fd, visitBuffer);
+      if ('kind' in opened) {
+        note(opened);
+        continue;
       }
-      file = new WorkerFile(request.paths[index]!, fd, stats, contents);
+      file = opened;
       let result = visit(file, data.visitor!.data);
       if (isPromiseLike(result)) result = await result;
-      outcomes.push(
-        result === undefined
-          ? { kind: 'visited', size: stats.size }
-          : { kind: 'visited', size: stats.size, result },
-      );
+      if (result === undefined) sizes[index] = file.size;
+      else note({ kind: 'visited', size: file.size, result });
     } catch (error) {
       // The file's own failures, even when the visitor let them through: problem entries.
       if (error instanceof Shrank) {
-        outcomes.push({ kind: 'shrank', size: error.size, at: error.at });
+        note({ kind: 'shrank', size: error.size, at: error.at });
         continue;
       }
       if (error instanceof ReadFailed || file === undefined) {
-        outcomes.push(osFailure(error instanceof ReadFailed ? error.error : error));
+        note(osFailure(error instanceof ReadFailed ? error.error : error));
         continue;
       }
       // The visitor's own error: fatal for the scan; the files after this one are not visited.
@@ -264,19 +324,20 @@ async function visitBatch(request: VisitRequest): Promise<void> {
       fs.closeSync(fd);
     }
   }
-  reply({ kind: 'visit', id: request.id, outcomes });
+  const visited = index === paths.length ? sizes : sizes.slice(0, index);
+  reply({ kind: 'visit', id: request.id, sizes: visited, notes }, [visited.buffer as ArrayBuffer]);
 }
 
-function reply(message: WorkerReply): void {
+function reply(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
   try {
-    parentPort!.postMessage(message);
+    parentPort!.postMessage(message, transfer);
   } catch (cloneError) {
     // Structured clone cannot copy it (a function, a symbol...): the scan still ends, with a clear error.
     if (message.kind === 'visit') {
       parentPort!.postMessage({
         kind: 'visitor-error',
         id: message.id,
-        index: message.outcomes.length,
+        index: message.sizes.length,
         error: new TypeError(
           `a visit returned a value that cannot be sent to the main thread: ${String(cloneError)}`,
         ),

@@ -80,8 +80,8 @@ export class ScanWorkers {
     return id;
   }
 
-  /** Sends a batch to read and visit on a thread; returns its id. Call only when `ready`. */
-  sendVisit(paths: string[]): number {
+  /** Sends a batch (its paths NUL-separated) to read and visit on a thread; returns its id. Call only when `ready`. */
+  sendVisit(paths: string): number {
     const id = this.#nextId++;
     this.#post({ kind: 'visit', id, paths } satisfies VisitRequest);
     return id;

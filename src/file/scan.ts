@@ -40,7 +40,13 @@ import { isPromiseLike } from '../internal/promise-like.js';
 import { fromOsError, kindOf } from './os-errors.js';
 import { openReader } from './reader.js';
 import { ResidentReader } from './resident-reader.js';
-import type { FileFailure, ScanWorkerData, VisitOutcome, WorkerReply } from './scan-protocol.js';
+import {
+  type FileFailure,
+  PATH_SEPARATOR,
+  type ScanWorkerData,
+  type VisitReply,
+  type WorkerReply,
+} from './scan-protocol.js';
 import { SCAN_BATCH_FILES, SCAN_SLAB_BYTES, ScanWorkers } from './scan-workers.js';
 import type { FileStats, ManagedReader, OpenReaderOptions } from './types.js';
 
@@ -160,8 +166,15 @@ export interface ScanResultFile {
 export interface WorkerScanFile {
   readonly path: string;
   readonly relativePath: string;
-  /** The file's size when opened; bytes appended later are not read. */
+  /**
+   * The file's size: for a file in `contents`, the bytes read to its end (bytes appended before
+   * that are included); for a larger file, its size when opened (bytes appended later are not read).
+   */
   readonly size: number;
+  /**
+   * The open file's fstat, taken on first use (a visit that never looks costs no fstat). Read it
+   * during the visit: asked for the first time after the visit ended, it throws.
+   */
   readonly stats: FileStats;
   /**
    * The whole file, for files up to 4 MiB: this thread's buffer, valid until the visit returns
@@ -426,11 +439,14 @@ class Scan {
     while (this.#files.length > 0 && workers.ready) {
       const files: Pending[] = [];
       while (files.length < SCAN_BATCH_FILES && this.#files.length > 0) files.push(this.#files.shift()!);
-      const paths = files.map((file) => file.path);
       const id =
         this.#visit === undefined
-          ? workers.sendVisit(paths)
-          : workers.sendRead(paths, WHOLE_FILE_BYTES, SCAN_SLAB_BYTES);
+          ? workers.sendVisit(joinPaths(files))
+          : workers.sendRead(
+              files.map((file) => file.path),
+              WHOLE_FILE_BYTES,
+              SCAN_SLAB_BYTES,
+            );
       this.#batches.push({ id, files, reply: undefined, cursor: 0, visits: 0, released: false });
     }
   }
@@ -448,7 +464,7 @@ class Scan {
       if (outcome.kind !== 'read') {
         // visited on a worker thread already: account for it, in walk order
         this.#batches.shift();
-        if (outcome.kind === 'visit') this.#applyVisits(batch.files, outcome.outcomes);
+        if (outcome.kind === 'visit') this.#applyVisits(batch.files, outcome);
         else this.#fail(visitorError(outcome, this.#workerVisitor!.module));
         continue;
       }
@@ -472,10 +488,18 @@ class Scan {
   }
 
   /** Accounts for a batch visited on a worker thread: the summary, `onResult` in walk order, problems. */
-  #applyVisits(files: Pending[], outcomes: VisitOutcome[]): void {
-    for (let index = 0; index < files.length && this.#fatal === undefined; index++) {
+  #applyVisits(files: Pending[], reply: VisitReply): void {
+    const { sizes, notes } = reply;
+    let next = 0; // the next note
+    for (let index = 0; index < sizes.length && this.#fatal === undefined; index++) {
+      const size = sizes[index]!;
+      if (!Number.isNaN(size)) {
+        // visited, nothing returned
+        this.#visited(size);
+        continue;
+      }
       const file = files[index]!;
-      const outcome = outcomes[index]!;
+      const outcome = notes[next++]!.outcome;
       if (outcome.kind !== 'visited') {
         this.#problem(file, failureError(file, outcome));
         continue;
@@ -756,6 +780,13 @@ function visitorError(reply: Extract<WorkerReply, { kind: 'visitor-error' }>, mo
   }
   if (error instanceof Error && code !== undefined && !('code' in error)) Object.assign(error, { code });
   return error;
+}
+
+/** A batch's paths as one string (`VisitRequest.paths`). */
+function joinPaths(files: Pending[]): string {
+  let joined = files[0]!.path;
+  for (let index = 1; index < files.length; index++) joined += PATH_SEPARATOR + files[index]!.path;
+  return joined;
 }
 
 /** The problem entry for a file a worker could not read (or visit) as asked. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readlinkSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -413,14 +413,15 @@ describe('scanTree', () => {
       test(`every file visited once where it was read; results in walk order (${workers} workers)`, async () => {
         const root = path.join(dir, 'tree');
         const fdsBefore = openFds();
-        const results: Array<[string, { sha1: string; whole: boolean; statSize: number }]> = [];
+        type Digest = { sha1: string; whole: boolean; statSize: number; ino: number };
+        const results: Array<[string, Digest]> = [];
         const summary = await scanTree(
           root,
           {
             module: visitors,
             export: 'digest',
             onResult: (result, file) => {
-              results.push([file.path, result as { sha1: string; whole: boolean; statSize: number }]);
+              results.push([file.path, result as Digest]);
               assert.equal(file.relativePath, path.relative(root, file.path));
             },
           },
@@ -437,6 +438,7 @@ describe('scanTree', () => {
           const want = expected.get(file)!;
           assert.equal(result.sha1, sha1(want), `wrong bytes for ${file}`);
           assert.equal(result.statSize, want.length);
+          assert.equal(result.ino, statSync(file).ino, 'stats are the fstat of the file visited');
           assert.ok(result.whole);
         }
         // walk order: the order a main-thread visitor at concurrency 1 sees
@@ -464,8 +466,19 @@ describe('scanTree', () => {
         export: 'digest',
         onResult: (result, file) => void seen.set(file.relativePath, result),
       });
-      assert.deepEqual(seen.get('big.bin'), { sha1: sha1(big), whole: false, statSize: big.length });
-      assert.deepEqual(seen.get('empty.bin'), { sha1: sha1(Buffer.alloc(0)), whole: true, statSize: 0 });
+      const ino = (name: string): number => statSync(path.join(root, name)).ino;
+      assert.deepEqual(seen.get('big.bin'), {
+        sha1: sha1(big),
+        whole: false,
+        statSize: big.length,
+        ino: ino('big.bin'),
+      });
+      assert.deepEqual(seen.get('empty.bin'), {
+        sha1: sha1(Buffer.alloc(0)),
+        whole: true,
+        statSize: 0,
+        ino: ino('empty.bin'),
+      });
       const later: unknown[] = [];
       await scanTree(root, {
         module: visitors.href,
@@ -481,6 +494,18 @@ describe('scanTree', () => {
       });
       assert.equal(summary.files, 3);
       assert.equal(calls, 0);
+    });
+
+    test('stats are fetched on first use during a visit; first asked for after it, they throw', async () => {
+      const late: unknown[] = [];
+      const summary = await scanTree(
+        path.join(dir, 'tree'),
+        { module: visitors, export: 'statsAfterVisit', onResult: (result) => void late.push(result) },
+        { workers: 1 },
+      );
+      assert.equal(summary.files, expected.size);
+      assert.equal(late.length, expected.size - 1, 'every visit but the first looked at the one before');
+      for (const message of late) assert.match(String(message), /first asked for after its visit ended/);
     });
 
     test("the visitor's error rejects the scan as thrown (name, message, code); all is closed", async () => {

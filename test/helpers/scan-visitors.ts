@@ -5,11 +5,17 @@
 import { createHash } from 'node:crypto';
 import type { WorkerScanFile } from '../../src/file/index.js';
 
-/** The file's SHA-1 through `windows()`, how it came (whole or in windows), and its stats' size. */
-export function digest(file: WorkerScanFile): { sha1: string; whole: boolean; statSize: number } {
+/** The file's SHA-1 through `windows()`, how it came (whole or in windows), and its stats' size and inode. */
+export function digest(file: WorkerScanFile): {
+  sha1: string;
+  whole: boolean;
+  statSize: number;
+  ino: number;
+} {
   const hash = createHash('sha1');
   for (const window of file.windows()) hash.update(window);
-  return { sha1: hash.digest('hex'), whole: file.contents !== undefined, statSize: file.stats.size };
+  const whole = file.contents !== undefined;
+  return { sha1: hash.digest('hex'), whole, statSize: file.stats.size, ino: file.stats.ino };
 }
 
 /** The same, awaited: a visit may return a promise. */
@@ -17,6 +23,26 @@ export async function digestLater(file: WorkerScanFile): Promise<string> {
   const { sha1 } = digest(file);
   await new Promise((resolve) => setTimeout(resolve, 1));
   return sha1;
+}
+
+let previous: WorkerScanFile | undefined;
+
+/**
+ * Never looks at a file's stats during its visit; asks for the previous file's, whose visit has
+ * ended (its descriptor closed): returns what that threw, or 'no error'.
+ */
+export function statsAfterVisit(file: WorkerScanFile): string | undefined {
+  let outcome: string | undefined;
+  if (previous !== undefined) {
+    try {
+      void previous.stats;
+      outcome = 'no error';
+    } catch (error) {
+      outcome = (error as Error).message;
+    }
+  }
+  previous = file;
+  return outcome;
 }
 
 /** Returns nothing: no message per file. */
