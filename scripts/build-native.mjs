@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+/**
+ * Builds sluice's optional native addon (native/sluice-native.c -> build/sluice-native.node) with the
+ * system C compiler and the headers of the Node running this script: no node-gyp, no download.
+ * Run by `npm install` / `npm ci` (the `install` script). It never fails the install: without a
+ * compiler (or off Linux) it says so and sluice uses its pure JavaScript fallback.
+ *   node scripts/build-native.mjs [--quiet]
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const source = path.join(root, 'native', 'sluice-native.c');
+const output = path.join(root, 'build', 'sluice-native.node');
+const quiet = process.argv.includes('--quiet');
+
+function skip(reason) {
+  fs.rmSync(output, { force: true });
+  console.log(`sluice: optional native addon not built (${reason}); readAll reads with fs.read instead`);
+  process.exit(0);
+}
+
+if (process.platform !== 'linux') skip(`${process.platform}: MADV_POPULATE_WRITE is Linux only`);
+if (process.env.SLUICE_SKIP_NATIVE === '1') skip('SLUICE_SKIP_NATIVE=1');
+// Node's own headers: <prefix>/include/node next to <prefix>/bin/node (official builds ship them).
+const include = path.join(path.dirname(path.dirname(process.execPath)), 'include', 'node');
+if (!fs.existsSync(path.join(include, 'node_api.h'))) skip(`no node_api.h under ${include}`);
+const cc = process.env.CC || 'cc';
+fs.mkdirSync(path.dirname(output), { recursive: true });
+const temporary = `${output}.${process.pid}.tmp`;
+const compiled = spawnSync(
+  cc,
+  ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-I', include, source, '-o', temporary],
+  { encoding: 'utf8' },
+);
+if (compiled.error !== undefined) skip(`${cc}: ${compiled.error.message}`);
+if (compiled.status !== 0) {
+  fs.rmSync(temporary, { force: true });
+  skip(`${cc} failed: ${compiled.stderr.trim().split('\n').slice(0, 3).join(' ')}`);
+}
+// Loaded once in a separate process before it is put in place: a bad build must never be loaded by sluice.
+const check = spawnSync(
+  process.execPath,
+  [
+    '-e',
+    `const m = { exports: {} }; process.dlopen(m, ${JSON.stringify(temporary)});
+     const fs = require('node:fs'); const fd = fs.openSync(process.execPath, 'r'); const b = Buffer.alloc(4096);
+     m.exports.readPopulated(fd, b, 0, 4096, 0).then((n) => {
+       if (n !== 4096 || !b.equals(fs.readFileSync(process.execPath).subarray(0, 4096))) process.exit(1);
+     });`,
+  ],
+  { encoding: 'utf8' },
+);
+if (check.status !== 0) {
+  fs.rmSync(temporary, { force: true });
+  skip(`the built addon does not load: ${check.stderr.trim().split('\n')[0]}`);
+}
+fs.renameSync(temporary, output);
+if (!quiet) console.log(`sluice: built ${path.relative(root, output)} (populated reads for readAll)`);
