@@ -66,9 +66,30 @@ static void execute(napi_env env, void *data) {
   }
 }
 
+/* The errno's symbolic name (EIO...): glibc knows them all; elsewhere, those a read can return. */
+static const char *errno_name(int error) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  return strerrorname_np(error);
+#else
+  switch (error) {
+    case EAGAIN: return "EAGAIN";
+    case EBADF: return "EBADF";
+    case EFAULT: return "EFAULT";
+    case EINVAL: return "EINVAL";
+    case EIO: return "EIO";
+    case EISDIR: return "EISDIR";
+    case ENOMEM: return "ENOMEM";
+    case ENXIO: return "ENXIO";
+    case EOVERFLOW: return "EOVERFLOW";
+    case ESPIPE: return "ESPIPE";
+    default: return NULL;
+  }
+#endif
+}
+
 /* An Error like Node's fs errors: `code` (EIO...), `errno` (negative), `syscall`. */
 static napi_value os_error(napi_env env, int error) {
-  const char *name = strerrorname_np(error);
+  const char *name = errno_name(error);
   char message[200];
   snprintf(message, sizeof message, "%s: %s, read", name != NULL ? name : "EUNKNOWN", strerror(error));
   napi_value code, text, result, number, syscall;

@@ -38,7 +38,7 @@ const compiled = spawnSync(
 if (compiled.error !== undefined) skip(`${cc}: ${compiled.error.message}`);
 if (compiled.status !== 0) {
   fs.rmSync(temporary, { force: true });
-  skip(`${cc} failed: ${compiled.stderr.trim().split('\n').slice(0, 3).join(' ')}`);
+  skip(`${cc} exited with ${compiled.status}: ${compiled.stderr.trim().split('\n').slice(0, 3).join(' ')}`);
 }
 // Loaded once in a separate process before it is put in place: a bad build must never be loaded by sluice.
 const check = spawnSync(
