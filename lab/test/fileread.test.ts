@@ -9,14 +9,25 @@ test('fileread --quick runs its cases in child processes and reports every metri
     full: false,
     runs: 1,
     warmup: 0,
-    only: ['readSync-64k', 'readFile', 'sluice', 'sluice-worker', 'sluice-readAll'],
+    only: ['readSync-64k', 'readFile', 'sluice', 'sluice-worker', 'sluice-readAll', 'sluice-readAll-js'],
     flags: {},
     progress: () => {},
   };
   const result = await fileread.run(context);
   assert.equal(result.experiment, 'fileread');
   const count = result.rows.filter((row) => row.dims.pass === 'count').map((row) => row.variant);
-  assert.deepEqual(count, ['readSync-64k', 'readFile', 'sluice', 'sluice-worker', 'sluice-readAll']);
+  assert.deepEqual(count, [
+    'readSync-64k',
+    'readFile',
+    'sluice',
+    'sluice-worker',
+    'sluice-readAll',
+    'sluice-readAll-js',
+  ]);
+  assert.ok(
+    result.notes.some((note) => note.startsWith('sluice-readAll: ')),
+    'the notes say whether the native addon was built',
+  );
   const touch = result.rows.filter((row) => row.dims.pass === 'touch').map((row) => row.variant);
   assert.deepEqual(touch, ['readSync-64k', 'sluice', 'sluice-worker']);
   for (const row of result.rows) {

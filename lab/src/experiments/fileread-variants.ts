@@ -128,6 +128,8 @@ export const VARIANTS: Record<string, (file: string, sink: Sink) => void | Promi
   'sluice-threadpool': (file, sink) => sluiceLoop(file, sink, 'threadpool'),
   'sluice-worker': (file, sink) => sluiceLoop(file, sink, 'worker'),
   'sluice-readAll': async (file, sink) => sink.take(await readAll(file)),
+  // the parent runs it with SLUICE_NATIVE=0: readAll without the native addon
+  'sluice-readAll-js': async (file, sink) => sink.take(await readAll(file)),
 };
 
 /**

@@ -3,6 +3,9 @@
  * with every way a Node user would read it; and a `touch` pass that CRCs every byte, where reading
  * can overlap with computing. Each run is a fresh process.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ensureFile, warmPageCache } from '../harness/data.js';
 import { type Case, measureInterleaved, selected } from '../harness/measure.js';
 import { runInChild } from '../harness/process.js';
@@ -26,6 +29,7 @@ const COUNT_VARIANTS = [
   'sluice-threadpool',
   'sluice-worker',
   'sluice-readAll',
+  'sluice-readAll-js',
 ] as const;
 
 /** The touch pass compares the strategies that matter: sync read-then-CRC against sluice's. */
@@ -38,6 +42,12 @@ const TOUCH_VARIANTS = [
 ] as const;
 
 const variantsModule = new URL('./fileread-variants.js', import.meta.url);
+
+/** Whether sluice's optional native addon was built (`build/sluice-native.node` at its package root). */
+function nativeAddonBuilt(): boolean {
+  const entry = fileURLToPath(import.meta.resolve('sluice/file')); // <root>/dist/src/file/index.js
+  return existsSync(path.join(entry, '..', '..', '..', '..', 'build', 'sluice-native.node'));
+}
 
 export const fileread: Experiment = {
   name: 'fileread',
@@ -63,7 +73,9 @@ export const fileread: Experiment = {
       dims: { pass },
       run: async (): Promise<Metrics> => {
         const args: CaseArgs = { variant, pass, file };
-        const metrics = await runInChild(variantsModule, 'runCase', args, { timeoutMs: 120_000 });
+        // readAll without sluice's native addon (SLUICE_NATIVE=0): what it does where none was built
+        const env = variant === 'sluice-readAll-js' ? { ...process.env, SLUICE_NATIVE: '0' } : process.env;
+        const metrics = await runInChild(variantsModule, 'runCase', args, { timeoutMs: 120_000, env });
         if (metrics.bytes !== fileBytes)
           throw new Error(`${variant} read ${metrics.bytes} bytes, not ${fileBytes}`);
         if (pass === 'touch') {
@@ -99,6 +111,7 @@ export const fileread: Experiment = {
       'userMs/sysMs are the CPU time of the whole process (all threads) during the read; peakRssMb is the ' +
         "child process's peak RSS (getrusage), Node itself included.",
       'maxLagMs: the longest stretch a 1 ms timer on the main thread could not run during the read.',
+      `sluice-readAll: readAll, its 8 MiB reads through sluice's native addon (${nativeAddonBuilt() ? 'built here' : 'NOT built here: the same as sluice-readAll-js'}), which maps each chunk's fresh pages in one madvise call; sluice-readAll-js: readAll with SLUICE_NATIVE=0 (fs.read into the fresh buffer).`,
     );
     return {
       experiment: 'fileread',
