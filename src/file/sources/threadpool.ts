@@ -12,6 +12,7 @@
 import type { BufferPool } from '../../buffers/index.js';
 import { FileGrewError, FileShrankError } from '../../errors.js';
 import { read } from '../fs-async.js';
+import { readPopulated } from '../native.js';
 import { fromOsError } from '../os-errors.js';
 import { load } from '../planner.js';
 import type { SourceJob, WindowSource } from '../types.js';
@@ -22,6 +23,13 @@ import { InFlightCap } from './in-flight-cap.js';
  * finish). Shared by all readers; what it holds is never looked at, only how many bytes came.
  */
 const GROWTH_PROBE = Buffer.alloc(1);
+
+/**
+ * Slabs already read into. A slab's first read goes through the native addon when built: its pages
+ * are new, and mapping them in one call costs about half of faulting them in during the copy
+ * (`native.ts`); later reads find them mapped. In the lab, 2-4% off a cold reader or archive.
+ */
+const populated = new WeakSet<ArrayBufferLike>();
 
 interface PendingRead {
   slab: Buffer;
@@ -134,8 +142,13 @@ export class ThreadpoolSource implements WindowSource {
     load.threadpoolReadsInFlight++;
     try {
       let filled = 0;
+      let readInto = read;
+      if (readPopulated !== undefined && !populated.has(slab.buffer)) {
+        populated.add(slab.buffer);
+        readInto = readPopulated;
+      }
       while (filled < length && !this.#stopped) {
-        const bytes = await read(this.#job.fd, slab, filled, length - filled, position + filled);
+        const bytes = await readInto(this.#job.fd, slab, filled, length - filled, position + filled);
         if (bytes === 0)
           return new FileShrankError(this.#job.path, this.#job.endExclusive, position + filled);
         filled += bytes;
