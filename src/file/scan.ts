@@ -183,8 +183,8 @@ export interface WorkerScanFile {
   readonly contents: Buffer | undefined;
   /**
    * The file's bytes in order, in windows of up to 4 MiB read as you iterate, each valid until
-   * the next; for a file in `contents`, that one buffer (nothing for an empty file). A file that
-   * shrinks meanwhile is reported as `SLUICE_ERR_FILE_SHRANK`.
+   * the next; for a file in `contents`, that one buffer (nothing for an empty file). A file over
+   * 4 MiB that shrinks meanwhile is reported as `SLUICE_ERR_FILE_SHRANK`.
    */
   windows(): Iterable<Buffer>;
 }
