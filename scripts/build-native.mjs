@@ -24,9 +24,17 @@ function skip(reason) {
 
 if (process.platform !== 'linux') skip(`${process.platform}: MADV_POPULATE_WRITE is Linux only`);
 if (process.env.SLUICE_SKIP_NATIVE === '1') skip('SLUICE_SKIP_NATIVE=1');
-// Node's own headers: <prefix>/include/node next to <prefix>/bin/node (official builds ship them).
-const include = path.join(path.dirname(path.dirname(process.execPath)), 'include', 'node');
-if (!fs.existsSync(path.join(include, 'node_api.h'))) skip(`no node_api.h under ${include}`);
+// Node's own headers: <prefix>/include/node next to <prefix>/bin/node (official builds ship them),
+npm's --nodedir first, or where distributions put them. The addon uses Node-API only (stable ABI).
+const candidates = [
+  ...(process.env.npm_config_nodedir ? [path.join(process.env.npm_config_nodedir, 'include', 'node')] : []),
+  path.join(path.dirname(path.dirname(process.execPath)), 'include', 'node'),
+  '/usr/include/node',
+  '/usr/include/nodejs/src',
+  '/usr/local/include/node',
+];
+const include = candidates.find((directory) => fs.existsSync(path.join(directory, 'node_api.h')));
+if (include === undefined) skip(`no node_api.h in ${candidates.join(', ')}`);
 const cc = process.env.CC || 'cc';
 fs.mkdirSync(path.dirname(output), { recursive: true });
 const temporary = `${output}.${process.pid}.tmp`;
