@@ -24,8 +24,8 @@ function skip(reason) {
 
 if (process.platform !== 'linux') skip(`${process.platform}: MADV_POPULATE_WRITE is Linux only`);
 if (process.env.SLUICE_SKIP_NATIVE === '1') skip('SLUICE_SKIP_NATIVE=1');
-// Node's own headers: <prefix>/include/node next to <prefix>/bin/node (official builds ship them),
-npm's --nodedir first, or where distributions put them. The addon uses Node-API only (stable ABI).
+// Node's headers: under npm's --nodedir if given, next to the running node (<prefix>/include/node:
+// official builds ship them), or where distributions put them. Node-API only: a stable ABI.
 const candidates = [
   ...(process.env.npm_config_nodedir ? [path.join(process.env.npm_config_nodedir, 'include', 'node')] : []),
   path.join(path.dirname(path.dirname(process.execPath)), 'include', 'node'),
