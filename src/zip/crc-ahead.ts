@@ -17,7 +17,7 @@ import { type Layout, PIECE_CENTRAL, PIECE_LOCAL } from './layout.js';
 /**
  * How far ahead of the stream a CRC computation may start (archive bytes from the stream's
  * position to the header needing it): two 25 MiB files of the seed's audiobook beyond the one
- * streaming, so both CRC threads of a 2-core machine stay busy.
+ * streaming, so two CRC threads (a 3-core machine's default for deferred CRCs) stay busy.
  */
 export const AHEAD_BYTES = 64 * 1024 * 1024;
 

@@ -9,7 +9,7 @@ import { AbortError, InvalidArgumentError, NotAFileError, ZipSourceChangedError 
 import { openReader } from '../file/index.js';
 import { fromOsError } from '../file/os-errors.js';
 import { CrcCache } from './crc-cache.js';
-import { crcInWorker, maxCrcWorkers, startCrcWorkers } from './crc-workers.js';
+import { crcInWorker, deferredCrcWorkers, maxCrcWorkers, startCrcWorkers } from './crc-workers.js';
 import { crc32 } from './crc32.js';
 // A file modified less than RACY_MARGIN_NS before its CRC is read is not cached: a later write
 // within the same timestamp tick would leave size and mtime unchanged, and the cached CRC stale.
@@ -22,7 +22,8 @@ export interface ZipDirectoryOptions {
   crcCache?: CrcCache | false;
   signal?: AbortSignal;
   /**
-   * CRC worker threads (default: one per core, at most 4). CRCs are computed on them, off the main
+   * CRC worker threads (default: one per core, at most 4; with `deferCrcs`, one per core but one,
+   * at least 1, since the stream needs a core beside them). CRCs are computed on them, off the main
    * thread and in parallel, when at least 32 MiB of files need one; 0 computes every CRC on the
    * main thread through the managed reader, one file at a time.
    */
@@ -76,7 +77,7 @@ export async function zipDirectory(dir: string, options: ZipDirectoryOptions = {
     options.prefix === undefined || options.prefix === '' ? '' : `${checkName(options.prefix, true)}`;
   const ownCache = options.crcCache === undefined;
   const cache = options.crcCache === false ? undefined : (options.crcCache ?? (await CrcCache.open()));
-  const workers = options.workers ?? maxCrcWorkers();
+  const workers = options.workers ?? (options.deferCrcs === true ? deferredCrcWorkers() : maxCrcWorkers());
   if (!Number.isSafeInteger(workers) || workers < 0) {
     throw new InvalidArgumentError('workers', 'an integer >= 0', workers);
   }
