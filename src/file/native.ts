@@ -7,6 +7,12 @@
  */
 import { createRequire } from 'node:module';
 
+/**
+ * Resolves with the bytes read (less than `length` only at end of file). Rejects with an error
+ * shaped like `fs.read`'s (`code`, negative `errno`, `syscall: 'read'`), which callers turn into
+ * sluice errors with `fromOsError` as they do fs's. Its argument errors (a RangeError with code
+ * `SLUICE_NATIVE_ARGUMENT`) are sluice bugs, never users' input: callers validate first.
+ */
 export type ReadPopulated = (
   fd: number,
   buffer: Uint8Array,
