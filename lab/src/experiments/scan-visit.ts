@@ -12,7 +12,10 @@ export function visit(file: WorkerScanFile, needle: string): number | undefined 
   search ??= new NeedleSearch(needle);
   const before = search.matches;
   search.begin();
-  for (const window of file.windows()) search.feed(window);
+  // a file read whole (up to 4 MiB: nearly all of a source tree) is searched as is, no generator
+  const contents = file.contents;
+  if (contents !== undefined) search.feed(contents);
+  else for (const window of file.windows()) search.feed(window);
   const found = search.matches - before;
   return found === 0 ? undefined : found;
 }
