@@ -10,12 +10,13 @@
  * chunks by 2 threads: 107-118 ms with faults, 58-61 ms populated. Node offers no madvise.
  *
  * Invariants: the read loops over short reads until `length` bytes or end of file, and retries
- * EINTR; the buffer is kept referenced until the read completes (the GC cannot move or free it
- * under the thread); populating changes no byte of the buffer (it only maps pages), and its
+ * EINTR; the buffer is kept referenced until the read completes (the GC cannot free it under the
+ * thread); populating changes no byte of the buffer (it only maps pages), and its
  * failure (an old kernel: EINVAL) costs only the faults it would have saved.
  *
- * Built by scripts/build-native.mjs at install, when a C compiler and Node's headers are there;
- * without it, `readAll` uses `fs.read` (src/file/native.ts).
+ * Used by `readAll` for its chunks and by the threadpool readers for a slab's first read. Built by
+ * scripts/build-native.mjs at install, when a C compiler and Node's headers are there; without it,
+ * both use `fs.read` (src/file/native.ts).
  */
 #define NAPI_VERSION 8
 #define _GNU_SOURCE
