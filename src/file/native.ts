@@ -3,7 +3,8 @@
  * `scripts/build-native.mjs` when a C compiler and Node's headers are present): `readPopulated`,
  * a positional read on the threadpool that has the kernel map the destination's pages in one call
  * before reading, instead of one page fault per 4 KiB during the copy. `readAll` uses it for fresh
- * buffers; without it (not built, not Linux, or `SLUICE_NATIVE=0`), `fs.read`.
+ * buffers, and the threadpool readers for a slab's first read; without it (not built, not Linux,
+ * or `SLUICE_NATIVE=0`), both use `fs.read`.
  */
 import { createRequire } from 'node:module';
 
