@@ -93,7 +93,12 @@ export class BufferPool {
     let slab = this.#free.pop();
     if (slab === undefined) {
       if (this.#slabs.size >= this.maxSlabs) return undefined;
-      slab = { id: this.#nextId++, bytes: Buffer.allocUnsafeSlow(this.slabSize), inUse: false };
+      slab = {
+        id: this.#nextId++,
+        bytes: Buffer.allocUnsafeSlow(this.slabSize),
+        inUse: false,
+        filled: false,
+      };
       this.#slabs.set(slab.bytes.buffer, slab);
     }
     return this.#handOut(slab);
@@ -151,6 +156,19 @@ export class BufferPool {
     } else {
       this.#free.push(slab);
     }
+  }
+
+  /**
+   * True the first time it is asked about a slab (or a view into one) since the slab was allocated,
+   * false ever after and for buffers not from this pool. A reader about to fill a slab asks: on a
+   * first fill the slab's pages are new, and mapping them in one call costs about half of faulting
+   * them in during the copy (sluice/file's threadpool reads, `src/file/native.ts`).
+   */
+  firstFill(buffer: Uint8Array): boolean {
+    const slab = this.#slabs.get(buffer.buffer);
+    if (slab === undefined || slab.filled) return false;
+    slab.filled = true;
+    return true;
   }
 
   /** True while `buffer` (a slab or a view into one) is held by a caller. */
@@ -256,4 +274,6 @@ interface Slab {
   readonly id: number;
   bytes: Buffer;
   inUse: boolean;
+  /** Set once `firstFill()` was asked about it: it has been filled since it was allocated. */
+  filled: boolean;
 }

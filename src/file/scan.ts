@@ -441,7 +441,7 @@ class Scan {
       while (files.length < SCAN_BATCH_FILES && this.#files.length > 0) files.push(this.#files.shift()!);
       const id =
         this.#visit === undefined
-          ? workers.sendVisit(joinPaths(files))
+          ? workers.sendVisit(files.map((file) => file.path).join(PATH_SEPARATOR))
           : workers.sendRead(
               files.map((file) => file.path),
               WHOLE_FILE_BYTES,
@@ -780,13 +780,6 @@ function visitorError(reply: Extract<WorkerReply, { kind: 'visitor-error' }>, mo
   }
   if (error instanceof Error && code !== undefined && !('code' in error)) Object.assign(error, { code });
   return error;
-}
-
-/** A batch's paths as one string (`VisitRequest.paths`). */
-function joinPaths(files: Pending[]): string {
-  let joined = files[0]!.path;
-  for (let index = 1; index < files.length; index++) joined += PATH_SEPARATOR + files[index]!.path;
-  return joined;
 }
 
 /** The problem entry for a file a worker could not read (or visit) as asked. */

@@ -34,6 +34,17 @@ test('slabs are allocated lazily, reused, and bounded', () => {
   );
 });
 
+test('firstFill is true once per allocated slab, through any view, and false for foreign buffers', () => {
+  const pool = new BufferPool({ slabSize: 1024, maxSlabs: 2 });
+  const a = pool.tryAcquire()!;
+  assert.equal(pool.firstFill(a.subarray(10, 20)), true);
+  assert.equal(pool.firstFill(a), false, 'asked once already');
+  pool.release(a);
+  assert.equal(pool.firstFill(pool.tryAcquire()!), false, 'the same slab, reused');
+  assert.equal(pool.firstFill(pool.tryAcquire()!), true, 'a second slab, new');
+  assert.equal(pool.firstFill(Buffer.alloc(8)), false);
+});
+
 test('a view into a slab releases the slab', () => {
   const pool = new BufferPool({ slabSize: 64, maxSlabs: 1 });
   const slab = pool.tryAcquire()!;

@@ -24,13 +24,6 @@ import { InFlightCap } from './in-flight-cap.js';
  */
 const GROWTH_PROBE = Buffer.alloc(1);
 
-/**
- * Slabs already read into. A slab's first read goes through the native addon when built: its pages
- * are new, and mapping them in one call costs about half of faulting them in during the copy
- * (`native.ts`); later reads find them mapped. In the lab, 2-4% off a cold reader or archive.
- */
-const populated = new WeakSet<ArrayBufferLike>();
-
 interface PendingRead {
   slab: Buffer;
   /** Settles with the bytes read or the error: never rejects, so no read goes unhandled. */
@@ -142,11 +135,9 @@ export class ThreadpoolSource implements WindowSource {
     load.threadpoolReadsInFlight++;
     try {
       let filled = 0;
-      let readInto = read;
-      if (readPopulated !== undefined && !populated.has(slab.buffer)) {
-        populated.add(slab.buffer);
-        readInto = readPopulated;
-      }
+      // A slab's first fill maps its new pages in one call when the native addon is built
+      // (`native.ts`); later reads find them mapped. In the lab, 2-4% off a cold reader or archive.
+      const readInto = readPopulated !== undefined && this.#pool.firstFill(slab) ? readPopulated : read;
       while (filled < length && !this.#stopped) {
         const bytes = await readInto(this.#job.fd, slab, filled, length - filled, position + filled);
         if (bytes === 0)
