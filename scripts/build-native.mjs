@@ -5,6 +5,8 @@
  * Run by `npm install` / `npm ci` (the `install` script). It never fails the install: without a
  * compiler (or off Linux) it says so and sluice uses its pure JavaScript fallback.
  *   node scripts/build-native.mjs [--quiet]
+ *   node scripts/build-native.mjs --probe   exit 0 if it could build here (a compiler and the
+ *                                           headers are there), else 1 with the reason; builds nothing
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,8 +17,14 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const source = path.join(root, 'native', 'sluice-native.c');
 const output = path.join(root, 'build', 'sluice-native.node');
 const quiet = process.argv.includes('--quiet');
+const probe = process.argv.includes('--probe');
 
+/** Builds nothing (and removes an earlier build): the reason is printed; an install never fails here. */
 function skip(reason) {
+  if (probe) {
+    console.log(reason);
+    process.exit(1);
+  }
   fs.rmSync(output, { force: true });
   console.log(`sluice: optional native addon not built (${reason}); readAll reads with fs.read instead`);
   process.exit(0);
@@ -36,6 +44,12 @@ const candidates = [
 const include = candidates.find((directory) => fs.existsSync(path.join(directory, 'node_api.h')));
 if (include === undefined) skip(`no node_api.h in ${candidates.join(', ')}`);
 const cc = process.env.CC || 'cc';
+if (probe) {
+  const version = spawnSync(cc, ['--version'], { encoding: 'utf8' });
+  if (version.error !== undefined || version.status !== 0) skip(`${cc} --version failed`);
+  console.log(`${cc} with ${include}`);
+  process.exit(0);
+}
 fs.mkdirSync(path.dirname(output), { recursive: true });
 const temporary = `${output}.${process.pid}.tmp`;
 const compiled = spawnSync(
