@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Builds sluice's optional native addon (native/sluice-native.c -> build/sluice-native.node) with the
+ * Builds sluice's optional native addon (native/*.c -> build/sluice-native.node) with the
  * system C compiler and the headers of the Node running this script: no node-gyp, no download.
  * Run by `npm install` / `npm ci` (the `install` script). It never fails the install: without a
  * compiler (or off Linux) it says so and sluice uses its pure JavaScript fallback.
@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const source = path.join(root, 'native', 'sluice-native.c');
+const sources = ['sluice-native.c', 'crc32-fold.c'].map((name) => path.join(root, 'native', name));
 const output = path.join(root, 'build', 'sluice-native.node');
 const quiet = process.argv.includes('--quiet');
 const probe = process.argv.includes('--probe');
@@ -26,7 +26,9 @@ function skip(reason) {
     process.exit(1);
   }
   fs.rmSync(output, { force: true });
-  console.log(`sluice: optional native addon not built (${reason}); readAll reads with fs.read instead`);
+  console.log(
+    `sluice: optional native addon not built (${reason}); readAll reads with fs.read and sluice/zip checksums with its JavaScript paths instead`,
+  );
   process.exit(0);
 }
 
@@ -54,7 +56,7 @@ fs.mkdirSync(path.dirname(output), { recursive: true });
 const temporary = `${output}.${process.pid}.tmp`;
 const compiled = spawnSync(
   cc,
-  ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-I', include, source, '-o', temporary],
+  ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-I', include, ...sources, '-o', temporary],
   { encoding: 'utf8' },
 );
 if (compiled.error !== undefined) skip(`${cc}: ${compiled.error.message}`);
@@ -69,6 +71,8 @@ const check = spawnSync(
     '-e',
     `const m = { exports: {} }; process.dlopen(m, ${JSON.stringify(temporary)});
      const fs = require('node:fs'); const fd = fs.openSync(process.execPath, 'r'); const b = Buffer.alloc(4096);
+     // the CRC-32 check value of the ASCII digits 1 to 9 (the CRC catalogue's "check" for CRC-32/ISO-HDLC)
+     if (m.exports.crc32 !== undefined && m.exports.crc32(Buffer.from('123456789'), 0) !== 0xcbf43926) process.exit(2);
      m.exports.readPopulated(fd, b, 0, 4096, 0).then((n) => {
        if (n !== 4096 || !b.equals(fs.readFileSync(process.execPath).subarray(0, 4096))) process.exit(1);
      });`,
@@ -80,4 +84,7 @@ if (check.status !== 0) {
   skip(`the built addon does not load: ${check.stderr.trim().split('\n')[0]}`);
 }
 fs.renameSync(temporary, output);
-if (!quiet) console.log(`sluice: built ${path.relative(root, output)} (populated reads for readAll)`);
+if (!quiet)
+  console.log(
+    `sluice: built ${path.relative(root, output)} (populated reads for readAll, CRC-32 for sluice/zip)`,
+  );

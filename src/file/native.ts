@@ -1,10 +1,14 @@
 /**
  * The optional native addon (`native/sluice-native.c`, built at install by
- * `scripts/build-native.mjs` when a C compiler and Node's headers are present): `readPopulated`,
- * a positional read on the threadpool that has the kernel map the destination's pages in one call
- * before reading, instead of one page fault per 4 KiB during the copy. `readAll` uses it for fresh
- * buffers, and the threadpool readers for a slab's first read; without it (not built, not Linux,
- * or `SLUICE_NATIVE=0`), both use `fs.read`.
+ * `scripts/build-native.mjs` when a C compiler and Node's headers are present). Without it (not
+ * built, not Linux, or `SLUICE_NATIVE=0`), every caller has a JavaScript path with the same results.
+ *
+ * - `readPopulated`: a positional read on the threadpool that has the kernel map the destination's
+ *   pages in one call before reading, instead of one page fault per 4 KiB during the copy. `readAll`
+ *   uses it for fresh buffers, and the threadpool readers for a slab's first read.
+ * - `crc32Read` and `crc32` (only where the CPU has a carry-less multiply: x86-64 with PCLMULQDQ):
+ *   CRC-32 by folding (`native/crc32-fold.c`, AVX-512 when there). sluice/zip checksums files with
+ *   `crc32Read` on the threadpool instead of on worker threads, and `crc32` is its first choice.
  */
 import { createRequire } from 'node:module';
 
@@ -22,18 +26,52 @@ export type ReadPopulated = (
   position: number,
 ) => Promise<number>;
 
-function load(): ReadPopulated | undefined {
-  if (process.env.SLUICE_NATIVE === '0' || process.platform !== 'linux') return undefined;
+/**
+ * The CRC-32 of `length` bytes of `fd` from `position` (fewer at end of file: `bytes` says how many),
+ * continuing from `previous` (0 to start). Read on the threadpool through a 256 KiB window that stays
+ * in the core's cache, checksummed there; errors as `ReadPopulated`'s.
+ */
+export type Crc32Read = (
+  fd: number,
+  position: number,
+  length: number,
+  previous: number,
+) => Promise<{ crc: number; bytes: number }>;
+
+/** zlib's `crc32(data, previous)` contract, on the calling thread. */
+export type Crc32 = (data: Uint8Array, previous: number) => number;
+
+interface Addon {
+  readPopulated?: ReadPopulated;
+  crc32Read?: Crc32Read;
+  crc32?: Crc32;
+  crc32Kind?: string;
+}
+
+function load(): Addon {
+  if (process.env.SLUICE_NATIVE === '0' || process.platform !== 'linux') return {};
   try {
     // dist/src/file/native.js -> build/ at the package root
-    const addon = createRequire(import.meta.url)('../../../build/sluice-native.node') as {
-      readPopulated?: unknown;
-    };
-    return typeof addon.readPopulated === 'function' ? (addon.readPopulated as ReadPopulated) : undefined;
+    return createRequire(import.meta.url)('../../../build/sluice-native.node') as Addon;
   } catch {
-    return undefined; // not built: correct without it, only slower
+    return {}; // not built: correct without it, only slower
   }
 }
 
+const addon = load();
+
+function functionOrUndefined<T>(value: T | undefined): T | undefined {
+  return typeof value === 'function' ? value : undefined;
+}
+
 /** The addon's populated read, when built and enabled. */
-export const readPopulated: ReadPopulated | undefined = load();
+export const readPopulated: ReadPopulated | undefined = functionOrUndefined(addon.readPopulated);
+
+/** The addon's CRC-32 of a file range on the threadpool, when built, enabled and the CPU allows. */
+export const crc32Read: Crc32Read | undefined = functionOrUndefined(addon.crc32Read);
+
+/** The addon's CRC-32 of a buffer, when `crc32Read` is there. */
+export const nativeCrc32: Crc32 | undefined = functionOrUndefined(addon.crc32);
+
+/** Which code the addon's CRC runs (`avx512-vpclmulqdq`, `sse-pclmulqdq`), when it is there. */
+export const nativeCrc32Kind: string | undefined = nativeCrc32 !== undefined ? addon.crc32Kind : undefined;

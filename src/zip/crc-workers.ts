@@ -1,4 +1,8 @@
 /**
+ * Where sluice/zip checksums whole files off the main thread (`crcOffThread`): on libuv's threadpool
+ * through the native addon when it is built and the CPU has a carry-less multiply
+ * (`crc-threadpool.ts`), else on CRC worker threads.
+ *
  * CRC worker threads for `zipDirectory`: each computes whole files' CRC-32s off the main thread
  * (`crc-thread.ts`), so computing the CRCs of a directory uses every core while the event loop
  * stays free, and the bytes are copied once, into a buffer that stays in the worker's cache.
@@ -11,6 +15,7 @@ import os from 'node:os';
 import { AbortError } from '../errors.js';
 import { fromOsError } from '../file/os-errors.js';
 import { JobThread, ThreadLeases } from '../internal/job-threads.js';
+import { crcOnThreadpool, threadpoolCrcAvailable } from './crc-threadpool.js';
 import type { FileVersion } from './file-version.js';
 
 /** One file to checksum; `cancel` is an Int32Array(1) the thread polls between windows. */
@@ -48,13 +53,18 @@ export function maxCrcWorkers(): number {
 }
 
 /**
- * CRC threads for deferred CRCs, which run beside the stream that needs them: one core is left to
- * the stream (its main thread and its reads), so one per core but one, at least 1, at most 4. On
- * this project's 2-core VM, a cold 629 MB archive with one CRC thread against two: 134 against 142
- * ms, 201 against 225 ms of CPU, 75 against 93 MB peak RSS (fresh processes alternating, medians of 7).
+ * CRC threads for deferred CRCs, which run beside the stream that needs them.
+ * - With the native addon (threadpool CRCs, nothing to start): one per core, at most 4. The CRCs
+ *   are the critical path of a cold archive (each file's CRC must be known before its header), and
+ *   the stream's own reads take little CPU. On this project's 2-core VM, a cold 629 MB archive with
+ *   two against one: 80 against 100 ms, same peak RSS (fresh processes alternating).
+ * - With worker threads: one core is left to the stream (its main thread and its reads), so one per
+ *   core but one, at least 1, at most 4. Here, one thread against two: 134 against 142 ms, 201
+ *   against 225 ms of CPU, 75 against 93 MB peak RSS (fresh processes alternating, medians of 7).
  */
 export function deferredCrcWorkers(): number {
-  return Math.max(1, Math.min(4, os.availableParallelism() - 1));
+  const cores = os.availableParallelism();
+  return Math.max(1, Math.min(4, threadpoolCrcAvailable ? cores : cores - 1));
 }
 
 type CrcWorker = JobThread<CrcJob, CrcReply>;
@@ -77,12 +87,12 @@ let nextJobId = 1;
  * compute on its own thread meanwhile.
  */
 export function crcWorkersStarting(): boolean {
-  return !crcWorkers.readyIdle && crcWorkers.starting;
+  return !threadpoolCrcAvailable && !crcWorkers.readyIdle && crcWorkers.starting;
 }
 
 /** Starts CRC threads up to `count` (at most `maxCrcWorkers()`) now, so they are ready when needed. */
 export function startCrcWorkers(count: number): void {
-  crcWorkers.startUpTo(count);
+  if (!threadpoolCrcAvailable) crcWorkers.startUpTo(count);
 }
 
 /** What a CRC thread found: the CRC of `bytes` bytes, read between the two versions seen. */
@@ -91,6 +101,16 @@ export interface CrcOfFile {
   bytes: number;
   before: FileVersion;
   after: FileVersion;
+}
+
+/**
+ * The CRC-32 of the whole file at `path` and how many bytes it had, computed off the main thread: on
+ * the threadpool with the native addon (at most `maxCrcWorkers()` files at once in the process),
+ * else on a CRC worker thread. Aborting stops it within one window or chunk and rejects with
+ * `SLUICE_ERR_ABORTED`; the file is closed before the promise settles.
+ */
+export function crcOffThread(path: string, signal: AbortSignal | undefined): Promise<CrcOfFile> {
+  return threadpoolCrcAvailable ? crcOnThreadpool(path, signal, maxCrcWorkers()) : crcInWorker(path, signal);
 }
 
 /**

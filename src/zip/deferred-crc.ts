@@ -5,8 +5,9 @@
  * before the CRCs of later files are known (the layout depends on sizes only).
  *
  * Invariants:
- * - a computation reads the file on a CRC thread (or through the managed reader on the main thread
- *   when the plan has little to checksum, or while the CRC threads start) and succeeds only when
+ * - a computation reads the file on a CRC thread (the threadpool with the native addon, else a
+ *   worker thread), or through the managed reader on the main thread (`workers: 0`; without the
+ *   addon also when the plan has little to checksum, or while the worker threads start), and succeeds only when
  *   the file was the planned version before its first read and after its last (`file-version.ts`);
  *   else `SLUICE_ERR_ZIP_SOURCE_CHANGED`;
  * - one computation per file version in the process at a time, shared by every caller (two plans,
@@ -20,7 +21,7 @@ import { AbortError } from '../errors.js';
 import { openReader } from '../file/index.js';
 import { fromOsError } from '../file/os-errors.js';
 import { CrcCache } from './crc-cache.js';
-import { crcInWorker, crcWorkersStarting, startCrcWorkers } from './crc-workers.js';
+import { crcOffThread, crcWorkersStarting, startCrcWorkers } from './crc-workers.js';
 import { crc32 } from './crc32.js';
 import { checkStats, checkVersion, type FileVersion, versionOf } from './file-version.js';
 
@@ -183,7 +184,7 @@ async function compute(
 }
 
 async function onCrcThread(source: string, version: FileVersion, signal: AbortSignal): Promise<number> {
-  const { crc, before, after } = await crcInWorker(source, signal);
+  const { crc, before, after } = await crcOffThread(source, signal);
   checkVersion(source, version, before);
   checkVersion(source, version, after);
   return crc;

@@ -9,7 +9,8 @@ import { AbortError, InvalidArgumentError, NotAFileError, ZipSourceChangedError 
 import { openReader } from '../file/index.js';
 import { fromOsError } from '../file/os-errors.js';
 import { CrcCache } from './crc-cache.js';
-import { crcInWorker, deferredCrcWorkers, maxCrcWorkers, startCrcWorkers } from './crc-workers.js';
+import { threadpoolCrcAvailable } from './crc-threadpool.js';
+import { crcOffThread, deferredCrcWorkers, maxCrcWorkers, startCrcWorkers } from './crc-workers.js';
 import { crc32 } from './crc32.js';
 // A file modified less than RACY_MARGIN_NS before its CRC is read is not cached: a later write
 // within the same timestamp tick would leave size and mtime unchanged, and the cached CRC stale.
@@ -22,10 +23,11 @@ export interface ZipDirectoryOptions {
   crcCache?: CrcCache | false;
   signal?: AbortSignal;
   /**
-   * CRC worker threads (default: one per core, at most 4; with `deferCrcs`, one per core but one,
-   * at least 1, since the stream needs a core beside them). CRCs are computed on them, off the main
-   * thread and in parallel, when at least 32 MiB of files need one; 0 computes every CRC on the
-   * main thread through the managed reader, one file at a time.
+   * CRC threads (default: one per core, at most 4; with `deferCrcs`, one per core but one, at
+   * least 1, since the stream needs a core beside them): with the native addon, threadpool threads
+   * checksumming at once, used for any amount; without it, worker threads, used when at least
+   * 32 MiB of files need a CRC. 0 computes every CRC on the main thread through the managed reader,
+   * one file at a time.
    */
   workers?: number;
   /** Files whose CRC-32 is computed at once (default: the CRC threads used, else 1). */
@@ -46,12 +48,18 @@ export interface ZipDirectoryOptions {
 }
 
 /**
- * Below this many bytes to checksum, the main thread does it through the managed reader (one file
- * at a time: each reader already keeps the threadpool busy). Starting a CRC thread costs ~25 ms here
- * (what checksumming ~100 MiB of cached files costs); from 32 MiB on, keeping that work off the
- * event loop is worth it even when it is not faster.
+ * Without the native addon, below this many bytes to checksum, the main thread does it through the
+ * managed reader (one file at a time: each reader already keeps the threadpool busy). Starting a CRC
+ * worker thread costs ~25 ms here (what checksumming ~100 MiB of cached files costs); from 32 MiB on,
+ * keeping that work off the event loop is worth it even when it is not faster. The addon's threadpool
+ * CRC starts nothing, so it is used for any amount.
  */
 const WORKER_MIN_BYTES = 32 * 1024 * 1024;
+
+/** Whether `bytes` to checksum are worth CRC threads (see WORKER_MIN_BYTES). */
+function offThreadWorthIt(bytes: number): boolean {
+  return threadpoolCrcAvailable ? bytes > 0 : bytes >= WORKER_MIN_BYTES;
+}
 /** Attempts at a consistent CRC of a file that keeps changing while it is read. */
 const CRC_ATTEMPTS = 3;
 
@@ -109,7 +117,7 @@ interface PendingFile {
 
 /**
  * Fills in every file's CRC, `lanes` files at a time (default: one per CRC thread, else 1): on up
- * to `workers` CRC threads when there are enough bytes to checksum, else on the main thread. On the
+ * to `workers` CRC threads (see offThreadWorthIt), else on the main thread. On the
  * first failure no new file is started; the ones in progress finish before the error is thrown, so
  * nothing touches the cache after it is closed.
  */
@@ -122,10 +130,10 @@ async function settleCrcs(
 ): Promise<void> {
   let uncachedBytes = 0;
   for (const file of files) if (cache?.has(file.stats) !== true) uncachedBytes += Number(file.stats.size);
-  const threads = uncachedBytes >= WORKER_MIN_BYTES ? Math.min(workers, maxCrcWorkers(), files.length) : 0;
+  const threads = offThreadWorthIt(uncachedBytes) ? Math.min(workers, maxCrcWorkers(), files.length) : 0;
   if (threads > 0) startCrcWorkers(threads);
   const concurrency = lanes ?? Math.max(1, threads);
-  const compute = threads > 0 ? crcInWorker : crcOnMainThread;
+  const compute = threads > 0 ? crcOffThread : crcOnMainThread;
   let next = 0;
   let failed = false;
   const lane = async (): Promise<void> => {
@@ -150,8 +158,8 @@ async function settleCrcs(
 
 /**
  * Gives every file a `DeferredCrc`: known from the cache, or to be computed by the stream, on up to
- * `workers` CRC threads (started by the first computation) when 32 MiB or more need a CRC, else on
- * the main thread.
+ * `workers` CRC threads (see offThreadWorthIt; worker threads are started by the first
+ * computation), else on the main thread.
  */
 function deferCrcs(
   files: readonly PendingFile[],
@@ -167,7 +175,7 @@ function deferCrcs(
     uncachedBytes += Number(file.stats.size);
     uncachedFiles++;
   });
-  const threads = uncachedBytes >= WORKER_MIN_BYTES ? Math.min(workers, maxCrcWorkers(), uncachedFiles) : 0;
+  const threads = offThreadWorthIt(uncachedBytes) ? Math.min(workers, maxCrcWorkers(), uncachedFiles) : 0;
   const context = { cache, threads, parallel: lanes ?? Math.max(1, threads) };
   files.forEach((file, index) => {
     file.entry.crc32 = new DeferredCrc(file.entry.source!, versionOf(file.stats), context, known[index]);

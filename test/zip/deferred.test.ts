@@ -366,8 +366,10 @@ test('CRC threads started ahead and never used do not keep the process alive', a
   const workers = new URL('../../src/zip/crc-workers.js', import.meta.url).href;
   const script = `import(${JSON.stringify(workers)}).then((m) => m.startCrcWorkers(2))`;
   const { execFile } = await import('node:child_process');
+  // worker threads are what the addon's threadpool CRC replaces: started only without it
+  const env = { ...process.env, SLUICE_NATIVE: '0' };
   const exitCode = await new Promise<number | null>((resolve) => {
-    const child = execFile(process.execPath, ['-e', script], { timeout: 20_000 }, () => {});
+    const child = execFile(process.execPath, ['-e', script], { env, timeout: 20_000 }, () => {});
     child.on('exit', (code) => resolve(code));
   });
   assert.equal(exitCode, 0, 'the process ended by itself (killed after 20 s otherwise)');

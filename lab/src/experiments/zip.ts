@@ -9,7 +9,7 @@
  */
 import { mkdirSync, rmSync, utimesSync } from 'node:fs';
 import path from 'node:path';
-import { CrcCache, zipDirectory } from 'sluice/zip';
+import { CrcCache, crc32Implementation, zipDirectory } from 'sluice/zip';
 import { dataDir, ensureFile, warmPageCache } from '../harness/data.js';
 import { type Case, measureInterleaved, selected } from '../harness/measure.js';
 import { runInChild } from '../harness/process.js';
@@ -105,6 +105,10 @@ export const zip: Experiment = {
         `archive sizes: ${[...sizes].map(([variant, bytes]) => `${variant} ${bytes}`).join(', ')} bytes ` +
           "(archiver, client-zip and yazl write data descriptors; sluice does not: a local header goes out once its file's CRC is known).",
         'The files are in the page cache; with a cold disk every variant is bound by the disk instead.',
+        `sluice's CRC-32: ${crc32Implementation}; ` +
+          (crc32Implementation.startsWith('sluice-native')
+            ? "sluice-cold checksums its files on libuv's threadpool through sluice's native addon."
+            : 'sluice-cold checksums its files on worker threads (the native addon is not built here).'),
       ];
       return {
         experiment: 'zip',
