@@ -14,7 +14,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const sources = ['sluice-native.c', 'crc32-fold.c'].map((name) => path.join(root, 'native', name));
+const sources = ['sluice-native.c', 'crc32-fold.c', 'read-files.c'].map((name) =>
+  path.join(root, 'native', name),
+);
 const output = path.join(root, 'build', 'sluice-native.node');
 const quiet = process.argv.includes('--quiet');
 const probe = process.argv.includes('--probe');

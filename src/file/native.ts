@@ -9,6 +9,8 @@
  * - `crc32Read` and `crc32` (only where the CPU has a carry-less multiply: x86-64 with PCLMULQDQ):
  *   CRC-32 by folding (`native/crc32-fold.c`, AVX-512 when there). sluice/zip checksums files with
  *   `crc32Read` on the threadpool instead of on worker threads, and `crc32` is its first choice.
+ * - `readFiles`: small files read whole into one buffer with no JavaScript between them
+ *   (`native/read-files.c`); scanTree's worker-thread visits read their batches with it.
  */
 import { createRequire } from 'node:module';
 
@@ -41,11 +43,41 @@ export type Crc32Read = (
 /** zlib's `crc32(data, previous)` contract, on the calling thread. */
 export type Crc32 = (data: Uint8Array, previous: number) => number;
 
+/**
+ * Reads `paths[from]`, `paths[from + 1]`... whole, one after the other, into `buffer` (open, fstat,
+ * read its size, close; on the calling thread: for worker threads), `READ_FILES_SLOTS` numbers per
+ * path in `outcomes` (see `ReadFilesOutcome`). Stops before the first regular file that fits in the
+ * buffer but not in what is left of it, after one too big for all of it (TOO_BIG, not read: the
+ * caller may read it through the same buffer once it is done with the files before it), or when
+ * `outcomes` is full; returns how many paths it handled.
+ */
+export type ReadFiles = (
+  paths: readonly string[],
+  from: number,
+  buffer: Uint8Array,
+  outcomes: Float64Array,
+) => number;
+
+/** Numbers per path in `readFiles`' outcomes: kind, detail, size, mtimeMs, dev, ino, mode. */
+export const READ_FILES_SLOTS = 7;
+
+/**
+ * `readFiles` outcome kinds (first number), and what the second number is:
+ * WHOLE: the offset of its bytes in the buffer; NOT_A_FILE: -; TOO_BIG (larger than the whole
+ * buffer, not read): -; FAILED: the errno, the third number the call (`READ_FILES_CALLS`), no stats;
+ * SHRANK: the bytes there were, fewer than the size fstat saw.
+ */
+export const ReadFilesOutcome = { WHOLE: 0, NOT_A_FILE: 1, TOO_BIG: 2, FAILED: 3, SHRANK: 4 } as const;
+
+/** The call that failed, by the third number of a FAILED outcome. */
+export const READ_FILES_CALLS = ['open', 'fstat', 'read'] as const;
+
 interface Addon {
   readPopulated?: ReadPopulated;
   crc32Read?: Crc32Read;
   crc32?: Crc32;
   crc32Kind?: string;
+  readFiles?: ReadFiles;
 }
 
 function load(): Addon {
@@ -66,6 +98,9 @@ function functionOrUndefined<T>(value: T | undefined): T | undefined {
 
 /** The addon's populated read, when built and enabled. */
 export const readPopulated: ReadPopulated | undefined = functionOrUndefined(addon.readPopulated);
+
+/** The addon's batch of whole small files, when built and enabled. */
+export const readFiles: ReadFiles | undefined = functionOrUndefined(addon.readFiles);
 
 /** The addon's CRC-32 of a file range on the threadpool, when built, enabled and the CPU allows. */
 export const crc32Read: Crc32Read | undefined = functionOrUndefined(addon.crc32Read);

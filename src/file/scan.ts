@@ -167,13 +167,14 @@ export interface WorkerScanFile {
   readonly path: string;
   readonly relativePath: string;
   /**
-   * The file's size: for a file in `contents`, the bytes read to its end (bytes appended before
-   * that are included); for a larger file, its size when opened (bytes appended later are not read).
+   * The file's size: its size when opened (bytes appended later are not read). Without the native
+   * addon, for a file in `contents`: the bytes read to its end (bytes appended before that included).
    */
   readonly size: number;
   /**
-   * The open file's fstat, taken on first use (a visit that never looks costs no fstat). Read it
-   * during the visit: asked for the first time after the visit ended, it throws.
+   * The open file's fstat: taken with the read by the native addon's batch read, else on first use
+   * (a visit that never looks costs no fstat). Read it during the visit: asked for after the visit
+   * ended, it throws.
    */
   readonly stats: FileStats;
   /**

@@ -1,18 +1,26 @@
 /**
  * The optional native addon (`native/sluice-native.c`): built where a C compiler and Node's headers
  * are (CI installs gcc), and then `readPopulated` must read exactly what `readSync` reads, fail as
- * `fs.read` fails, and refuse bad arguments. `readAll` must return the same bytes with and
- * without it.
+ * `fs.read` fails, and refuse bad arguments; `readFiles` must read each file whole as `readFileSync`
+ * does, report what is not a readable regular file, and stop where its contract says. `readAll`,
+ * scanTree and sluice/zip must give the same results with and without it (their suites run again
+ * with SLUICE_NATIVE=0). Its CRC-32: test/zip/crc32-native.test.ts.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { readPopulated } from '../../src/file/native.js';
+import {
+  READ_FILES_CALLS,
+  READ_FILES_SLOTS,
+  ReadFilesOutcome,
+  readFiles,
+  readPopulated,
+} from '../../src/file/native.js';
 import { patternBytes, tempDir, writeFile } from '../helpers/files.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -146,4 +154,122 @@ test('readAll returns the same bytes with the addon and without it (SLUICE_NATIV
   assert.equal(withAddon.length, big.length);
   assert.equal(withAddon.sha1, createHash('sha1').update(big).digest('hex'));
   assert.deepEqual(withAddon, { ...without, native: withAddon.native });
+});
+
+const skipBatch = readFiles === undefined ? 'the addon is not built here (no C compiler or headers)' : false;
+
+test('readFiles reads each file whole, in order, with its fstat; reports the rest; stops where it must', {
+  skip: skipBatch,
+}, () => {
+  const root = path.join(dir, 'batch');
+  mkdirSync(root);
+  mkdirSync(path.join(root, 'folder'));
+  const fifo = path.join(root, 'fifo');
+  const mkfifo = spawnSync('mkfifo', [fifo]);
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(fc.integer({ min: 0, max: 70_000 }), fc.constantFrom(-1, -2, -3)), {
+        minLength: 1,
+        maxLength: 30,
+      }),
+      fc.integer({ min: 1, max: 200_000 }),
+      (kinds, capacity) => {
+        // a size: a file of that many bytes; -1 a missing path; -2 a folder; -3 a FIFO (or a folder)
+        const paths = kinds.map((kind, index) => {
+          if (kind === -1) return path.join(root, `missing-${index}`);
+          if (kind === -2 || (kind === -3 && mkfifo.status !== 0)) return path.join(root, 'folder');
+          if (kind === -3) return fifo;
+          return writeFile(root, `f${index}.bin`, patternBytes(kind, index));
+        });
+        const buffer = new Uint8Array(capacity);
+        const outcomes = new Float64Array(paths.length * READ_FILES_SLOTS);
+        let from = 0;
+        while (from < paths.length) {
+          let used = 0;
+          const handled = readFiles!(paths, from, buffer, outcomes);
+          assert.ok(handled >= 1, 'every call handles at least one path');
+          for (let k = 0; k < handled; k++) {
+            const file = paths[from + k]!;
+            const slot = (index: number): number => outcomes[k * READ_FILES_SLOTS + index]!;
+            const kind = kinds[from + k]!;
+            if (kind === -1) {
+              assert.equal(slot(0), ReadFilesOutcome.FAILED);
+              assert.equal(slot(1), 2, 'ENOENT');
+              assert.equal(READ_FILES_CALLS[slot(2)], 'open');
+              continue;
+            }
+            const stats = statSync(file);
+            assert.deepEqual(
+              [slot(3), slot(4), slot(5), slot(6)],
+              [stats.mtimeMs, stats.dev, stats.ino, stats.mode],
+              'the fstat of the file opened',
+            );
+            if (kind < 0) {
+              assert.equal(slot(0), ReadFilesOutcome.NOT_A_FILE, file);
+            } else if (kind > capacity) {
+              assert.equal(slot(0), ReadFilesOutcome.TOO_BIG);
+              assert.equal(k, handled - 1, 'nothing after a file too big for the buffer');
+            } else {
+              assert.equal(slot(0), ReadFilesOutcome.WHOLE);
+              assert.equal(slot(1), used, 'right after the file before it');
+              assert.equal(slot(2), kind);
+              assert.deepEqual(
+                buffer.subarray(used, used + kind),
+                new Uint8Array(patternBytes(kind, from + k)),
+              );
+              used += kind;
+            }
+          }
+          const next = kinds[from + handled];
+          if (next !== undefined && outcomes.length >= paths.length * READ_FILES_SLOTS) {
+            const stoppedForRoom = next >= 0 && next <= capacity && next > capacity - used;
+            const afterTooBig = kinds[from + handled - 1]! > capacity;
+            assert.ok(stoppedForRoom || afterTooBig, `stopped early at ${from + handled} without a reason`);
+          }
+          from += handled;
+        }
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
+test('readFiles: a path too long fails as open would; from and the outcomes bound a call; bad arguments refused', {
+  skip: skipBatch,
+}, () => {
+  const outcomes = new Float64Array(READ_FILES_SLOTS * 2);
+  const long = `/${'x'.repeat(5000)}`;
+  assert.equal(readFiles!([long, file], 0, new Uint8Array(8 * 1024 * 1024), outcomes), 2);
+  assert.equal(outcomes[0], ReadFilesOutcome.FAILED);
+  assert.equal(outcomes[1], 36, 'ENAMETOOLONG');
+  assert.equal(outcomes[READ_FILES_SLOTS], ReadFilesOutcome.WHOLE);
+  assert.equal(outcomes[READ_FILES_SLOTS + 2], bytes.length);
+  // from: the paths before it are not read; outcomes sized for one path: one handled
+  assert.equal(
+    readFiles!([long, file, file], 1, new Uint8Array(8 * 1024 * 1024), outcomes.subarray(0, 7)),
+    1,
+  );
+  const call = readFiles as unknown as (...args: unknown[]) => number;
+  const refused = { name: 'RangeError', code: 'SLUICE_NATIVE_ARGUMENT' };
+  assert.throws(() => call([file], 0, new Uint8Array(1)), refused);
+  assert.throws(() => call(file, 0, new Uint8Array(1), outcomes), refused);
+  assert.throws(() => call([file, 7], 1, new Uint8Array(1), outcomes), refused);
+  assert.throws(() => call([file], 2, new Uint8Array(1), outcomes), refused);
+  assert.throws(() => call([file], 0, new Uint16Array(1), outcomes), refused);
+  assert.throws(() => call([file], 0, new Uint8Array(1), new Float32Array(7)), refused);
+});
+
+test('scanTree, readAll and sluice/zip suites pass without the addon (SLUICE_NATIVE=0)', {
+  skip: readPopulated === undefined ? 'without the addon, the suites themselves run that way' : false,
+}, () => {
+  // without NODE_TEST_CONTEXT, the child runs its files as a test run of its own (TAP on stdout)
+  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+  const suites = ['file/scan.test.js', 'file/read-all.test.js', 'zip/deferred.test.js', 'zip/plan.test.js'];
+  const child = spawnSync(
+    process.execPath,
+    ['--test', ...suites.map((suite) => path.join(root, 'dist/test', suite))],
+    { cwd: root, env: { ...env, SLUICE_NATIVE: '0' }, encoding: 'utf8', timeout: 180_000 },
+  );
+  assert.equal(child.status, 0, child.stdout.slice(-3000));
+  assert.match(child.stdout, /# fail 0/);
 });

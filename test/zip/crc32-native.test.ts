@@ -3,8 +3,7 @@
  * carry-less multiply; CI installs gcc): the buffer CRC must equal an independent implementation
  * (`@node-rs/crc32`, and zlib's) for every short length, any start offset and any running CRC, in
  * both the AVX-512 and the SSE code; `crc32Read` must checksum exactly the bytes `readSync` reads and
- * fail as `fs.read` fails; and sluice/zip must give the same results without the addon
- * (SLUICE_NATIVE=0: worker threads).
+ * fail as `fs.read` fails. (sluice/zip's suites without the addon: test/file/native.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -179,22 +178,4 @@ test('crcOffThread: the CRC, size and version of a file; sluice codes for missin
   setImmediate(() => controller.abort());
   await assert.rejects(running, codeOf('SLUICE_ERR_ABORTED'));
   assert.deepEqual(await openFilesUnder(tmp.dir), []);
-});
-
-test('sluice/zip without the addon (SLUICE_NATIVE=0): the deferred-CRC and plan tests pass on worker threads', {
-  skip: nativeCrc32 === undefined ? 'without the addon, the suite itself runs that way' : false,
-}, () => {
-  // without NODE_TEST_CONTEXT, the child runs its files as a test run of its own (TAP on stdout)
-  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-  const child = spawnSync(
-    process.execPath,
-    [
-      '--test',
-      path.join(root, 'dist/test/zip/deferred.test.js'),
-      path.join(root, 'dist/test/zip/plan.test.js'),
-    ],
-    { cwd: root, env: { ...env, SLUICE_NATIVE: '0' }, encoding: 'utf8', timeout: 120_000 },
-  );
-  assert.equal(child.status, 0, `${child.stdout.slice(-3000)}${child.stderr}`);
-  assert.match(child.stdout, /# fail 0/);
 });

@@ -1,0 +1,30 @@
+/* readFiles: small files read whole into one buffer, without JavaScript between them. See read-files.c. */
+#ifndef SLUICE_READ_FILES_H
+#define SLUICE_READ_FILES_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Doubles per file in the outcome array: kind, then per kind (see below), size, mtimeMs, dev, ino, mode. */
+#define READ_FILES_SLOTS 7
+
+/* Outcome kinds (slot 0), with slot 1:
+   WHOLE: its bytes are at buffer[slot 1 .. slot 1 + size);
+   NOT_A_FILE: not a regular file (mode in slot 6);
+   TOO_BIG: larger than the whole buffer, not read;
+   FAILED: slot 1 the errno, slot 2 the call (READ_FILES_OPEN, _FSTAT, _READ), no stats;
+   SHRANK: ended after slot 1 bytes, before the size fstat saw. */
+#define READ_FILES_WHOLE 0
+#define READ_FILES_NOT_A_FILE 1
+#define READ_FILES_TOO_BIG 2
+#define READ_FILES_FAILED 3
+#define READ_FILES_SHRANK 4
+#define READ_FILES_OPEN 0
+#define READ_FILES_FSTAT 1
+#define READ_FILES_READ 2
+
+/* Reads the file at `path` whole into buffer[*used ...] and advances *used, its outcome in
+   slots[0 .. READ_FILES_SLOTS). Returns 0 when the file was handled (any outcome), 1 when it is a
+   regular file that fits in `capacity` but not in what is left (nothing read, slots untouched but
+   the stats). */
+int read_file_into(const char *path, uint8_t *buffer, size_t capacity, size_t *used, double *slots);
+#endif
