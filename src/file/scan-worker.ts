@@ -375,6 +375,12 @@ async function visitReadInBatches(
   let index = 0;
   while (index < paths.length && !stopped()) {
     const handled = read(paths, index, buffer, slots);
+    if (handled === 0) {
+      // not in readFiles' contract (an empty buffer takes any file that fits in it): never loop
+      await openAndVisit(paths[index]!, index, visit, outcomes);
+      index++;
+      continue;
+    }
     for (let k = 0; k < handled; k++, index++) {
       if (stopped()) return index; // the reply is dropped: the scan has failed
       const path = paths[index]!;
