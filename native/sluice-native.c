@@ -112,17 +112,29 @@ static napi_value os_error(napi_env env, int error) {
   return result;
 }
 
+/* Back on the JS thread, for any job: rejects its promise and returns 1 when the work was cancelled
+   (`what` names the call) or a read failed (`error`, an errno); else returns 0. */
+static int reject_failed(napi_env env, napi_status status, int error, napi_deferred deferred, const char *what) {
+  if (status != napi_ok) {
+    char message[100];
+    snprintf(message, sizeof message, "%s: the read was cancelled", what);
+    napi_value text, cancelled;
+    napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
+    napi_create_error(env, NULL, text, &cancelled);
+    napi_reject_deferred(env, deferred, cancelled);
+    return 1;
+  }
+  if (error != 0) {
+    napi_reject_deferred(env, deferred, os_error(env, error));
+    return 1;
+  }
+  return 0;
+}
+
 /* Back on the JS thread: settle the promise, let go of the buffer. */
 static void complete(napi_env env, napi_status status, void *data) {
   read_job *job = data;
-  if (status != napi_ok) {
-    napi_value text, error;
-    napi_create_string_utf8(env, "readPopulated: the read was cancelled", NAPI_AUTO_LENGTH, &text);
-    napi_create_error(env, NULL, text, &error);
-    napi_reject_deferred(env, job->deferred, error);
-  } else if (job->error != 0) {
-    napi_reject_deferred(env, job->deferred, os_error(env, job->error));
-  } else {
+  if (!reject_failed(env, status, job->error, job->deferred, "readPopulated")) {
     napi_value filled;
     napi_create_double(env, (double)job->filled, &filled);
     napi_resolve_deferred(env, job->deferred, filled);
@@ -228,14 +240,7 @@ static void crc_execute(napi_env env, void *data) {
 
 static void crc_complete(napi_env env, napi_status status, void *data) {
   crc_job *job = data;
-  if (status != napi_ok) {
-    napi_value text, error;
-    napi_create_string_utf8(env, "crc32Read: the read was cancelled", NAPI_AUTO_LENGTH, &text);
-    napi_create_error(env, NULL, text, &error);
-    napi_reject_deferred(env, job->deferred, error);
-  } else if (job->error != 0) {
-    napi_reject_deferred(env, job->deferred, os_error(env, job->error));
-  } else {
+  if (!reject_failed(env, status, job->error, job->deferred, "crc32Read")) {
     napi_value result, crc, bytes;
     napi_create_object(env, &result);
     napi_create_uint32(env, job->crc, &crc);
