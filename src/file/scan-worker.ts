@@ -210,7 +210,7 @@ class WorkerFile {
   get stats(): FileStats {
     // after the visit the descriptor is closed (its number may be another file's by now): never
     // fstat it; and one rule whether or not they were taken already
-    if (this.#ended) throw new Error(`the stats of ${this.path} were first asked for after its visit ended`);
+    if (this.#ended) throw new Error(`the stats of ${this.path} were asked for after its visit ended`);
     this.#stats ??= toFileStats(fs.fstatSync(this.#fd));
     return this.#stats;
   }

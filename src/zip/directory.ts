@@ -23,11 +23,11 @@ export interface ZipDirectoryOptions {
   crcCache?: CrcCache | false;
   signal?: AbortSignal;
   /**
-   * CRC threads (default: one per core, at most 4; with `deferCrcs`, one per core but one, at
-   * least 1, since the stream needs a core beside them): with the native addon, threadpool threads
-   * checksumming at once, used for any amount; without it, worker threads, used when at least
-   * 32 MiB of files need a CRC. 0 computes every CRC on the main thread through the managed reader,
-   * one file at a time.
+   * CRC threads (default: one per core, at most 4; see `deferredCrcWorkers()` with `deferCrcs`):
+   * with the native addon, threadpool threads checksumming at once, used for any amount; without
+   * it, worker threads, used when at least 32 MiB of files need a CRC (with `deferCrcs`, one per
+   * core but one, since the stream needs a core beside them). 0 computes every CRC on the main
+   * thread through the managed reader, one file at a time.
    */
   workers?: number;
   /** Files whose CRC-32 is computed at once (default: the CRC threads used, else 1). */

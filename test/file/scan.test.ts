@@ -496,7 +496,7 @@ describe('scanTree', () => {
       assert.equal(calls, 0);
     });
 
-    test('stats are fetched on first use during a visit; first asked for after it, they throw', async () => {
+    test('stats are there during a visit; asked for after it, they throw', async () => {
       const late: unknown[] = [];
       const summary = await scanTree(
         path.join(dir, 'tree'),
@@ -505,7 +505,7 @@ describe('scanTree', () => {
       );
       assert.equal(summary.files, expected.size);
       assert.equal(late.length, expected.size - 1, 'every visit but the first looked at the one before');
-      for (const message of late) assert.match(String(message), /first asked for after its visit ended/);
+      for (const message of late) assert.match(String(message), /asked for after its visit ended/);
     });
 
     test("the visitor's error rejects the scan as thrown (name, message, code); all is closed", async () => {
