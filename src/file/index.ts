@@ -5,6 +5,7 @@ export {
   MAX_SCAN_CONCURRENCY,
   type ScanEntry,
   type ScanFile,
+  type ScanFilePart,
   type ScanOptions,
   type ScanProblem,
   type ScanResultFile,
@@ -14,5 +15,6 @@ export {
   scanTree,
   type WorkerScanFile,
 } from './scan.js';
+export { type ScanFileOptions, type ScanFileSummary, scanFile } from './scan-file.js';
 export { MAX_READ_WORKERS, terminateIdleReadWorkers } from './sources/worker.js';
 export type { FileStats, ManagedReader, OpenReaderOptions, Strategy } from './types.js';

@@ -43,7 +43,22 @@ export interface VisitRequest {
 /** The separator of `VisitRequest.paths`. */
 export const PATH_SEPARATOR = '\0';
 
-export type WorkerRequest = ReadRequest | VisitRequest;
+/**
+ * One part of one file to read and visit on a thread (`scanFile`): the bytes [from, end), where
+ * `from` is `start` less the overlap (at least 0). Answered with a `VisitReply` of one entry.
+ */
+export interface PartRequest {
+  kind: 'part';
+  id: number;
+  path: string;
+  index: number;
+  count: number;
+  start: number;
+  end: number;
+  from: number;
+}
+
+export type WorkerRequest = ReadRequest | VisitRequest | PartRequest;
 
 /** An OS error, as its code and message (an `Error` loses its `code` crossing threads). */
 export interface OsFailure {

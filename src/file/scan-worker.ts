@@ -25,6 +25,7 @@ import { readFullySync } from './read-fully.js';
 import type {
   FileFailure,
   FileOutcome,
+  PartRequest,
   ReadRequest,
   ScanWorkerData,
   VisitOutcome,
@@ -184,15 +185,24 @@ class WorkerFile {
   #stats: FileStats | undefined;
   #contents: Buffer | undefined;
   readonly #fd: number;
+  /** The bytes `windows()` reads when not in `contents`: [from, to) of the file. */
+  readonly #from: number;
+  readonly #to: number;
+  /** Set for a part of a file (`scanFile`). */
+  readonly part: { index: number; count: number; start: number; end: number; from: number } | undefined;
   #ended = false;
 
-  /** `stats` undefined: fetched from the open descriptor if the visit asks (most never do). */
+  /**
+   * `stats` undefined: fetched from the open descriptor if the visit asks (most never do). `part`:
+   * the visit covers [part.from, part.end) of the file, not all of it.
+   */
   constructor(
     path: string,
     fd: number,
     size: number,
     stats: FileStats | undefined,
     contents: Buffer | undefined,
+    part?: WorkerFile['part'],
   ) {
     this.path = path;
     this.relativePath = path.slice(data.root.length + 1);
@@ -200,6 +210,9 @@ class WorkerFile {
     this.#stats = stats;
     this.#fd = fd;
     this.#contents = contents;
+    this.part = part;
+    this.#from = part?.from ?? 0;
+    this.#to = part?.end ?? size;
   }
 
   /**
@@ -225,8 +238,8 @@ class WorkerFile {
       return;
     }
     const buffer = visitBuffer!;
-    for (let position = 0; position < this.size; ) {
-      const length = Math.min(buffer.length, this.size - position);
+    for (let position = this.#from; position < this.#to; ) {
+      const length = Math.min(buffer.length, this.#to - position);
       let filled: number;
       try {
         filled = readFullySync(this.#fd, buffer, 0, length, position);
@@ -465,6 +478,93 @@ async function visitBatch(request: VisitRequest): Promise<void> {
   reply({ kind: 'visit', id: request.id, sizes: visited, notes }, [visited.buffer as ArrayBuffer]);
 }
 
+/**
+ * One part of one file (`scanFile`): opened and fstat'ed here, its bytes [from, end) in `contents`
+ * when they fit in this thread's buffer, else read in windows as the visit iterates. Replies with a
+ * `VisitReply` of one entry (or the visitor's error).
+ */
+async function visitPart(request: PartRequest): Promise<void> {
+  let visit: WorkerVisit;
+  try {
+    visit = await visitor!;
+  } catch (error) {
+    reply({ kind: 'visitor-error', id: request.id, index: 0, error, code: codeOf(error), loading: true });
+    return;
+  }
+  visitBuffer ??= Buffer.allocUnsafeSlow(VISIT_BUFFER_BYTES);
+  const outcomes: BatchOutcomes = { sizes: new Float64Array(1), notes: [] };
+  const fd = openListed(request.path);
+  if (typeof fd !== 'number') note(outcomes, 0, fd);
+  else {
+    try {
+      await visitOpenedPart(fd, request, visit, outcomes);
+    } catch (error) {
+      if (!(error instanceof VisitorThrew)) throw error;
+      reply({
+        kind: 'visitor-error',
+        id: request.id,
+        index: 0,
+        error: error.error,
+        code: codeOf(error.error),
+        loading: false,
+      });
+      return;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  reply({ kind: 'visit', id: request.id, sizes: outcomes.sizes, notes: outcomes.notes }, [
+    outcomes.sizes.buffer as ArrayBuffer,
+  ]);
+}
+
+async function visitOpenedPart(
+  fd: number,
+  request: PartRequest,
+  visit: WorkerVisit,
+  outcomes: BatchOutcomes,
+): Promise<void> {
+  const { path, index, count, start, end, from } = request;
+  let stats: fs.Stats;
+  try {
+    stats = fs.fstatSync(fd);
+  } catch (error) {
+    note(outcomes, 0, osFailure(error));
+    return;
+  }
+  if (!stats.isFile()) {
+    note(outcomes, 0, { kind: 'not-a-file', directory: stats.isDirectory() });
+    return;
+  }
+  if (stats.size < end) {
+    note(outcomes, 0, { kind: 'shrank', size: end, at: stats.size });
+    return;
+  }
+  const buffer = visitBuffer!;
+  let contents: Buffer | undefined;
+  if (end - from <= buffer.length) {
+    let filled: number;
+    try {
+      filled = readFullySync(fd, buffer, 0, end - from, from);
+    } catch (error) {
+      note(outcomes, 0, osFailure(error));
+      return;
+    }
+    if (filled < end - from) {
+      note(outcomes, 0, { kind: 'shrank', size: end, at: from + filled });
+      return;
+    }
+    contents = buffer.subarray(0, filled);
+  }
+  const part = { index, count, start, end, from };
+  await visitFile(
+    new WorkerFile(path, fd, stats.size, toFileStats(stats), contents, part),
+    0,
+    visit,
+    outcomes,
+  );
+}
+
 function reply(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
   try {
     parentPort!.postMessage(message, transfer);
@@ -515,5 +615,6 @@ let visits: Promise<void> = Promise.resolve();
 
 parentPort!.on('message', (request: WorkerRequest) => {
   if (request.kind === 'read') readBatch(request);
+  else if (request.kind === 'part') visits = visits.then(() => visitPart(request));
   else visits = visits.then(() => visitBatch(request));
 });

@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { ReadWorkerError } from '../errors.js';
-import type { ReadRequest, ScanWorkerData, VisitRequest, WorkerReply } from './scan-protocol.js';
+import type { PartRequest, ReadRequest, ScanWorkerData, VisitRequest, WorkerReply } from './scan-protocol.js';
 
 /** Bytes per slab: a batch of small files (the kernel's median is ~6 KiB) fits many times over. */
 export const SCAN_SLAB_BYTES = 4 * 1024 * 1024;
@@ -87,7 +87,14 @@ export class ScanWorkers {
     return id;
   }
 
-  #post(request: ReadRequest | VisitRequest): void {
+  /** Sends one part of one file to read and visit on a thread (`scanFile`); returns its id. Call only when `ready`. */
+  sendPart(part: Omit<PartRequest, 'kind' | 'id'>): number {
+    const id = this.#nextId++;
+    this.#post({ kind: 'part', id, ...part } satisfies PartRequest);
+    return id;
+  }
+
+  #post(request: ReadRequest | VisitRequest | PartRequest): void {
     const thread = this.#pick()!;
     thread.outstanding++;
     this.#inFlight++;

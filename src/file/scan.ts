@@ -70,7 +70,7 @@ const WHOLE_FILE_BYTES = SCAN_SLAB_BYTES;
  * `scan` experiment (2 cores, the search on the main thread), 1 reading thread took 678 ms and 2
  * took 860-900 ms: three busy threads on two cores.
  */
-const DEFAULT_MAX_WORKERS = Math.max(1, Math.min(4, availableParallelism()));
+export const DEFAULT_MAX_WORKERS = Math.max(1, Math.min(4, availableParallelism()));
 const DEFAULT_MAX_READ_WORKERS = Math.max(1, Math.min(4, availableParallelism() - 1));
 
 export interface ScanOptions {
@@ -160,6 +160,21 @@ export interface ScanResultFile {
   path: string;
   relativePath: string;
   size: number;
+  /** Which part of the file the visit covered (`scanFile`); absent for a whole file. */
+  part?: ScanFilePart;
+}
+
+/**
+ * One part of a file visited by `scanFile`: bytes [start, end) are the part's own; its visit reads
+ * from `from` (`start` less the overlap asked for, at least 0), so a pattern crossing `start` is
+ * seen whole by exactly this part when the overlap is the pattern's length less one.
+ */
+export interface ScanFilePart {
+  index: number;
+  count: number;
+  start: number;
+  end: number;
+  from: number;
 }
 
 /** What a visit on a worker thread gets (see `ScanWorkerVisitor`). */
@@ -188,6 +203,11 @@ export interface WorkerScanFile {
    * 4 MiB that shrinks meanwhile is reported as `SLUICE_ERR_FILE_SHRANK`.
    */
   windows(): Iterable<Buffer>;
+  /**
+   * Set when the visit covers one part of the file (`scanFile`): `contents` (when they fit in
+   * 4 MiB) and `windows()` are then the bytes [part.from, part.end), `size` the whole file's.
+   */
+  readonly part: ScanFilePart | undefined;
 }
 
 /** An entry that could not be scanned. Never fatal; the scan goes on. */
@@ -760,7 +780,7 @@ class ResidentFile implements ScanFile {
 const EMPTY = Buffer.alloc(0);
 
 /** What the worker threads need of a `ScanWorkerVisitor` (validated already). */
-function workerVisitorSpec(visitor: ScanWorkerVisitor): NonNullable<ScanWorkerData['visitor']> {
+export function workerVisitorSpec(visitor: ScanWorkerVisitor): NonNullable<ScanWorkerData['visitor']> {
   return {
     module: visitor.module instanceof URL ? visitor.module.href : visitor.module,
     export: visitor.export ?? 'visit',
@@ -769,7 +789,10 @@ function workerVisitorSpec(visitor: ScanWorkerVisitor): NonNullable<ScanWorkerDa
 }
 
 /** The error a worker thread reported for the visitor: as thrown (with its `code`), or a load failure. */
-function visitorError(reply: Extract<WorkerReply, { kind: 'visitor-error' }>, module: string): unknown {
+export function visitorError(
+  reply: Extract<WorkerReply, { kind: 'visitor-error' }>,
+  module: string,
+): unknown {
   const { error, code } = reply;
   if (reply.loading) {
     const why = error instanceof Error ? error.message : String(error);
@@ -784,7 +807,7 @@ function visitorError(reply: Extract<WorkerReply, { kind: 'visitor-error' }>, mo
 }
 
 /** The problem entry for a file a worker could not read (or visit) as asked. */
-function failureError(file: Pending, failure: FileFailure): SluiceError {
+export function failureError(file: Pending, failure: FileFailure): SluiceError {
   switch (failure.kind) {
     case 'not-a-file':
       return new NotAFileError(file.path, failure.directory ? 'directory' : 'special file');
@@ -860,7 +883,7 @@ function validate(dir: string, visit: ScanVisitor | ScanWorkerVisitor, options: 
     throw new InvalidArgumentError('onProblem', 'a function', onProblem);
 }
 
-function validateWorkerVisitor(visitor: ScanWorkerVisitor): void {
+export function validateWorkerVisitor(visitor: ScanWorkerVisitor): void {
   const { module, export: name, data, onResult } = visitor;
   const moduleOk =
     module instanceof URL ||

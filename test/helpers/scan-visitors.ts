@@ -70,3 +70,51 @@ export function crash(): Promise<never> {
   }, 0);
   return new Promise(() => {});
 }
+
+/** For `scanFile`: which part, the SHA-1 of the bytes its visit saw, and whether they came whole. */
+export function partDigest(file: WorkerScanFile): {
+  part: WorkerScanFile['part'];
+  sha1: string;
+  bytes: number;
+  whole: boolean;
+  size: number;
+} {
+  const hash = createHash('sha1');
+  let bytes = 0;
+  for (const window of file.windows()) {
+    hash.update(window);
+    bytes += window.length;
+  }
+  return {
+    part: file.part,
+    sha1: hash.digest('hex'),
+    bytes,
+    whole: file.contents !== undefined,
+    size: file.size,
+  };
+}
+
+/**
+ * Counts the matches of `needle` in the bytes a visit sees, matches across windows included, and
+ * only those that end in the part's own bytes ([start, end)): with an overlap of needle.length - 1,
+ * every match of the file is counted by exactly one part.
+ */
+export function countNeedle(file: WorkerScanFile, needle: string): number {
+  const wanted = Buffer.from(needle);
+  const start = file.part?.start ?? 0;
+  let position = file.part?.from ?? 0;
+  let carry = Buffer.alloc(0);
+  let found = 0;
+  for (const window of file.windows()) {
+    const joined = Buffer.concat([carry, window]);
+    const base = position - carry.length;
+    for (let at = joined.indexOf(wanted); at !== -1; at = joined.indexOf(wanted, at + 1)) {
+      const end = base + at + wanted.length;
+      // a match wholly inside the carried tail was counted with the window before
+      if (at + wanted.length > carry.length && end > start) found++;
+    }
+    position += window.length;
+    carry = Buffer.from(joined.subarray(Math.max(0, joined.length - (wanted.length - 1))));
+  }
+  return found;
+}

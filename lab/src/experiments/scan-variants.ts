@@ -9,12 +9,13 @@
  *   `fs.promises.readFile` (for the large file: N `FileHandle.read` loops over ranges).
  * - `sluice`: `scanTree(root, visit, { concurrency: N })`, the visitor searching `file.contents`
  *   synchronously when a worker read the file whole, else each window of its reader (for the large
- *   file: N `openReader` ranges).
+ *   file: `scanFile`, one part per worker thread, at most one per core).
  */
 import fs from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { openReader, scanTree } from 'sluice/file';
+import { scanFile, scanTree } from 'sluice/file';
 import { NeedleSearch } from './scan-search.js';
 import { type RangeJob, searchFileSync, searchRangeSync } from './scan-sync.js';
 
@@ -235,19 +236,22 @@ async function sluiceMainTree(args: ScanCaseArgs): Promise<Tally> {
 }
 
 async function sluiceLarge(args: ScanCaseArgs): Promise<Tally> {
-  const size = (await fs.promises.stat(args.target)).size;
-  const tally: Tally = { files: 1, bytes: 0, matches: 0 };
-  await Promise.all(
-    ranges(size, args.readers, args.needle.length).map(async ([start, end]) => {
-      const search = new NeedleSearch(args.needle);
-      for await (const window of await openReader(args.target, { start, end })) {
-        search.feed(window);
-        tally.bytes += window.length;
-      }
-      tally.matches += search.matches;
-    }),
+  // scanFile: one part per worker thread, the search where the part was read; N readers use at most
+  // one thread per core (as scanTree's workers do), each part read from needle.length - 1 bytes
+  // before its start so that a match across a boundary is counted once
+  let matches = 0;
+  const summary = await scanFile(
+    args.target,
+    {
+      module: WORKER_VISITOR,
+      data: args.needle,
+      onResult: (found) => {
+        matches += found as number;
+      },
+    },
+    { workers: Math.min(args.readers, availableParallelism()), overlap: args.needle.length - 1 },
   );
-  return tally;
+  return { files: 1, bytes: summary.size, matches };
 }
 
 const VARIANTS: Record<string, Record<Input, (args: ScanCaseArgs) => Promise<Tally>>> = {

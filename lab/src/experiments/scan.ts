@@ -35,7 +35,8 @@ export const scan: Experiment = {
     '`fs-promises` (N concurrent readFile loops over an async walk), `sluice` (scanTree with concurrency N and ' +
     'the search as a ScanWorkerVisitor: each file searched on the worker thread that read it) and ' +
     '`sluice-main` (scanTree with the search on the main thread, synchronous over `file.contents`); for the ' +
-    'large file both sluice rows use N openReader ranges. Each case runs in a fresh process.',
+    'large file `sluice` is scanFile (one part per worker thread, at most one per core, the search where the ' +
+    'part was read). Each case runs in a fresh process.',
   variants: VARIANTS,
   baseline: 'sync',
   metrics: ['ms', 'userMs', 'sysMs'],
@@ -110,7 +111,7 @@ const NOTES = [
   "Every case must find 0 matches and see exactly the tree's files and bytes, or the run fails.",
   'sluice-main keeps the search on the main thread (the bytes read by worker threads, handed over in shared ' +
     'slabs): the search cannot use a second core there, which is what the sluice row (visits on the worker ' +
-    'threads) is for; it has no large-file rows (the same openReader ranges as sluice).',
+    'threads) is for; it has no large-file rows (scanFile visits on worker threads only).',
 ];
 
 /** The issue's acceptance, stated from this run's medians: sluice at its best vs sync -j1 and fs-promises' best. */

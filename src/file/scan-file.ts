@@ -1,0 +1,166 @@
+/**
+ * `scanFile`: one large file visited in parts, one per worker thread, so a search over it uses
+ * every core. Seed 003: ripgrep searching one 9.3 GB file; `scanTree` visits a file on one thread,
+ * which leaves the other cores idle when the tree is one big file.
+ *
+ * Invariants: the parts cover [0, size) with no gap and no overlap of their own bytes; each part's
+ * visit reads from `start - overlap` (at least 0) to its `end`, so with an overlap of a pattern's
+ * length less one, a match is seen whole by exactly one part (the one holding its last byte); the
+ * results reach `onResult` in part order; every thread is gone when the promise settles.
+ */
+import fs from 'node:fs';
+import nodePath from 'node:path';
+import { AbortError, InvalidArgumentError, NotAFileError } from '../errors.js';
+import { fromOsError, kindOf } from './os-errors.js';
+import {
+  DEFAULT_MAX_WORKERS,
+  failureError,
+  type ScanFilePart,
+  type ScanWorkerVisitor,
+  validateWorkerVisitor,
+  visitorError,
+  workerVisitorSpec,
+} from './scan.js';
+import type { VisitReply, WorkerReply } from './scan-protocol.js';
+import { ScanWorkers } from './scan-workers.js';
+
+/** Parts are at least this large: below it, a thread's start-up (~15 ms of CPU) costs more than it saves. */
+export const MIN_PART_BYTES = 4 * 1024 * 1024;
+
+export interface ScanFileOptions {
+  /** Worker threads, one part each (default: one per core, at most 4; fewer for a small file). 1 .. 64. */
+  workers?: number;
+  /**
+   * Bytes each part's visit reads before its own start (default 0): for a search of patterns up to
+   * n bytes long, n - 1, so that a match across a part boundary is seen whole by one part.
+   */
+  overlap?: number;
+  /** Aborting stops every thread after its current window; `scanFile` rejects with `SLUICE_ERR_ABORTED`. */
+  signal?: AbortSignal;
+}
+
+export interface ScanFileSummary {
+  /** The file's size when opened. */
+  size: number;
+  /** The parts visited (one per thread). */
+  parts: number;
+}
+
+/**
+ * Visits the file at `path` in parts on worker threads, with a `ScanWorkerVisitor` (as
+ * `scanTree`'s): each visit gets a `WorkerScanFile` whose `part` says which bytes it covers, and
+ * `onResult(result, { path, relativePath, size, part })` gets each part's result, in part order.
+ *
+ * Errors: `SLUICE_ERR_INVALID_ARGUMENT` (bad arguments, a visitor module that does not load),
+ * `SLUICE_ERR_FILE_NOT_FOUND`, `SLUICE_ERR_NOT_A_FILE`, `SLUICE_ERR_FILE_PERMISSION`,
+ * `SLUICE_ERR_FILE_SHRANK` (the file shrank before a part was read), `SLUICE_ERR_FILE_READ`,
+ * `SLUICE_ERR_ABORTED`, `SLUICE_ERR_READ_WORKER`, or the visitor's own error as thrown.
+ */
+export async function scanFile(
+  path: string,
+  visitor: ScanWorkerVisitor,
+  options: ScanFileOptions = {},
+): Promise<ScanFileSummary> {
+  validate(path, visitor, options);
+  const { signal } = options;
+  if (signal?.aborted) throw new AbortError(`scanning ${path}`, signal.reason);
+  const file = nodePath.resolve(path);
+  let stats: fs.Stats;
+  try {
+    stats = await fs.promises.stat(file);
+  } catch (error) {
+    throw fromOsError(file, error);
+  }
+  if (!stats.isFile()) throw new NotAFileError(file, kindOf(stats));
+  const parts = cut(stats.size, options.workers ?? DEFAULT_MAX_WORKERS, options.overlap ?? 0);
+  const entry = { path: file, relativePath: nodePath.basename(file) };
+  const spec = workerVisitorSpec(visitor);
+
+  const replies = new Map<number, VisitReply>();
+  let failure: unknown;
+  let settle: () => void = () => {};
+  const settled = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  const check = (): void => {
+    if (failure !== undefined || replies.size === parts.length) settle();
+  };
+  const ids = new Map<number, number>(); // request id -> part index
+  const workers = new ScanWorkers(
+    parts.length,
+    nodePath.dirname(file),
+    spec,
+    (reply: WorkerReply) => {
+      const index = ids.get(reply.id);
+      if (index === undefined || failure !== undefined) return;
+      if (reply.kind === 'visitor-error') failure = visitorError(reply, spec.module);
+      else if (reply.kind === 'visit') {
+        const note = reply.notes[0];
+        if (note !== undefined && note.outcome.kind !== 'visited')
+          failure = failureError(entry, note.outcome);
+        else replies.set(index, reply);
+      }
+      if (failure !== undefined) workers.stop();
+      check();
+    },
+    (error) => {
+      failure ??= error;
+      workers.stop();
+      check();
+    },
+  );
+  const onAbort = (): void => {
+    failure ??= new AbortError(`scanning ${file}`, signal?.reason);
+    workers.stop();
+    settle();
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (const part of parts) ids.set(workers.sendPart({ path: file, ...part }), part.index);
+    await settled;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    await workers.terminate();
+  }
+  if (failure !== undefined) throw failure;
+  const { onResult } = visitor;
+  if (onResult !== undefined) {
+    for (const part of parts) {
+      const note = replies.get(part.index)!.notes[0];
+      if (note !== undefined && note.outcome.kind === 'visited' && 'result' in note.outcome) {
+        onResult(note.outcome.result, { ...entry, size: stats.size, part });
+      }
+    }
+  }
+  return { size: stats.size, parts: parts.length };
+}
+
+/** `count` parts (fewer for a small file, at least one) covering [0, size), each reading `overlap` bytes before its start. */
+function cut(size: number, workers: number, overlap: number): ScanFilePart[] {
+  const count = Math.max(1, Math.min(workers, Math.floor(size / MIN_PART_BYTES)));
+  const parts: ScanFilePart[] = [];
+  for (let index = 0; index < count; index++) {
+    const start = Math.floor((size * index) / count);
+    const end = Math.floor((size * (index + 1)) / count);
+    parts.push({ index, count, start, end, from: Math.max(0, start - overlap) });
+  }
+  return parts;
+}
+
+function validate(path: string, visitor: ScanWorkerVisitor, options: ScanFileOptions): void {
+  if (typeof path !== 'string' || path.length === 0)
+    throw new InvalidArgumentError('path', 'a non-empty string', path);
+  if (path.includes('\0')) throw new InvalidArgumentError('path', 'a path without NUL bytes', path);
+  if (typeof visitor !== 'object' || visitor === null || typeof visitor === 'function')
+    throw new InvalidArgumentError('visitor', 'a ScanWorkerVisitor ({ module, ... })', visitor);
+  validateWorkerVisitor(visitor);
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError('options', 'an object', options);
+  const { workers, overlap, signal } = options;
+  if (workers !== undefined && (!Number.isSafeInteger(workers) || workers < 1 || workers > 64))
+    throw new InvalidArgumentError('workers', 'an integer from 1 to 64', workers);
+  if (overlap !== undefined && (!Number.isSafeInteger(overlap) || overlap < 0))
+    throw new InvalidArgumentError('overlap', 'an integer >= 0', overlap);
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new InvalidArgumentError('signal', 'an AbortSignal', signal);
+}
