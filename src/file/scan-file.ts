@@ -6,7 +6,9 @@
  * Invariants: the parts cover [0, size) with no gap and no overlap of their own bytes; each part's
  * visit reads from `start - overlap` (at least 0) to its `end`, so with an overlap of a pattern's
  * length less one, a match is seen whole by exactly one part (the one holding its last byte); the
- * results reach `onResult` in part order; every thread is gone when the promise settles.
+ * results reach `onResult` in part order; on a failure or an abort every thread stops at its next
+ * window and reports back before the threads are terminated, so every descriptor is closed and
+ * every thread gone when the promise settles.
  */
 import fs from 'node:fs';
 import nodePath from 'node:path';
@@ -82,8 +84,14 @@ export async function scanFile(
   const settled = new Promise<void>((resolve) => {
     settle = resolve;
   });
+  // Settled once no part is out on a thread: every visit ended (a thread stops at its next window
+  // once told to), so every descriptor is closed before the threads are terminated.
   const check = (): void => {
-    if (failure !== undefined || replies.size === parts.length) settle();
+    if (workers.inFlight === 0) settle();
+  };
+  const fail = (error: unknown): void => {
+    failure ??= error;
+    workers.stop();
   };
   const ids = new Map<number, number>(); // request id -> part index
   const workers = new ScanWorkers(
@@ -92,27 +100,24 @@ export async function scanFile(
     spec,
     (reply: WorkerReply) => {
       const index = ids.get(reply.id);
-      if (index === undefined || failure !== undefined) return;
-      if (reply.kind === 'visitor-error') failure = visitorError(reply, spec.module);
-      else if (reply.kind === 'visit') {
-        const note = reply.notes[0];
-        if (note !== undefined && note.outcome.kind !== 'visited')
-          failure = failureError(entry, note.outcome);
-        else replies.set(index, reply);
+      if (index !== undefined && failure === undefined) {
+        if (reply.kind === 'visitor-error') fail(visitorError(reply, spec.module));
+        else if (reply.kind === 'visit') {
+          const note = reply.notes[0];
+          if (note !== undefined && note.outcome.kind !== 'visited') fail(failureError(entry, note.outcome));
+          else replies.set(index, reply);
+        }
       }
-      if (failure !== undefined) workers.stop();
       check();
     },
     (error) => {
-      failure ??= error;
-      workers.stop();
+      fail(error);
       check();
     },
   );
   const onAbort = (): void => {
-    failure ??= new AbortError(`scanning ${file}`, signal?.reason);
-    workers.stop();
-    settle();
+    fail(new AbortError(`scanning ${file}`, signal?.reason));
+    check();
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   try {

@@ -155,6 +155,9 @@ class Shrank {
   ) {}
 }
 
+/** Thrown inside `windows()` when the scan has stopped (failed or aborted): the reply is dropped. */
+class Stopped {}
+
 /** Thrown inside `windows()` when a read fails (EIO...): a problem entry, not the visitor's error. */
 class ReadFailed {
   constructor(readonly error: unknown) {}
@@ -239,6 +242,8 @@ class WorkerFile {
     }
     const buffer = visitBuffer!;
     for (let position = this.#from; position < this.#to; ) {
+      // a large file (or part) stops within a window once the scan has failed or was aborted
+      if (stopped()) throw new Stopped();
       const length = Math.min(buffer.length, this.#to - position);
       let filled: number;
       try {
@@ -325,6 +330,8 @@ async function visitFile(
     // The file's own failures, even when the visitor let them through: problem entries.
     if (error instanceof Shrank) note(outcomes, index, { kind: 'shrank', size: error.size, at: error.at });
     else if (error instanceof ReadFailed) note(outcomes, index, osFailure(error.error));
+    else if (error instanceof Stopped)
+      return; // the scan has ended: nothing of this batch is used
     else throw new VisitorThrew(error, index);
   } finally {
     file.end();

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { type ScanFilePart, scanFile } from '../../src/file/index.js';
@@ -139,7 +139,7 @@ test('scanFile refuses bad arguments, reports missing files and folders, and rej
 
 test('an abort rejects with SLUICE_ERR_ABORTED, before or while the parts are visited', async () => {
   const fdsBefore = openFds();
-  const file = writeFile(dir, 'abort.bin', patternBytes(3 * MIN_PART_BYTES, 4));
+  const file = writeFile(dir, 'abort.bin', patternBytes(5 * MIN_PART_BYTES, 4)); // parts over 4 MiB: windows
   const visitor = { module: visitors, export: 'digestLater' };
   await assert.rejects(scanFile(file, visitor, { signal: AbortSignal.abort() }), {
     code: 'SLUICE_ERR_ABORTED',
@@ -149,4 +149,22 @@ test('an abort rejects with SLUICE_ERR_ABORTED, before or while the parts are vi
   setTimeout(() => controller.abort(), 5);
   await assert.rejects(running, { code: 'SLUICE_ERR_ABORTED' });
   assert.equal(openFds(), fdsBefore, 'every file closed, every thread gone');
+});
+
+test('an abort stops a part within a window: a 64 GiB sparse file is not read to its end', async () => {
+  const fdsBefore = openFds();
+  const file = writeFile(dir, 'sparse.bin', Buffer.alloc(0));
+  truncateSync(file, 64 * 1024 ** 3); // ~10 s of reading zeros here, were it read whole
+  const controller = new AbortController();
+  const started = performance.now();
+  const running = scanFile(
+    file,
+    { module: visitors, export: 'digest' },
+    { workers: 1, signal: controller.signal },
+  );
+  setTimeout(() => controller.abort(), 100);
+  await assert.rejects(running, { code: 'SLUICE_ERR_ABORTED' });
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed < 5000, `settled ${elapsed.toFixed(0)} ms after the start, not after reading 64 GiB`);
+  assert.equal(openFds(), fdsBefore, "the part's file closed, its thread gone");
 });
