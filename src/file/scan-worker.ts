@@ -120,7 +120,7 @@ function readOne(path: string, room: Room, maxBytes: number): FileOutcome {
 }
 
 const data = workerData as ScanWorkerData;
-/** Set by the main thread when the scan failed or was aborted: batches end after the file at hand. */
+/** Set by the main thread when the scan failed or was aborted: batches end after the file at hand, a file read in windows at its next window. */
 const stop = new Int32Array(data.stop);
 const stopped = (): boolean => Atomics.load(stop, 0) !== 0;
 /** The slabs, shared with the main thread: a slab is written only while the main thread lends it. */

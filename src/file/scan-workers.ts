@@ -112,7 +112,7 @@ export class ScanWorkers {
     this.#free.push(slab);
   }
 
-  /** Asks every thread to end its batch after the file at hand (the scan failed or was aborted). */
+  /** Asks every thread to end its batch after the file at hand, or at its next window (the scan failed or was aborted). */
   stop(): void {
     Atomics.store(new Int32Array(this.#data.stop), 0, 1);
   }
