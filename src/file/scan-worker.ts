@@ -450,15 +450,24 @@ async function visitOneByOne(paths: string[], visit: WorkerVisit, outcomes: Batc
   return index;
 }
 
-async function visitBatch(request: VisitRequest): Promise<void> {
-  let visit: WorkerVisit;
+/**
+ * The visitor, loaded (once per thread), and this thread's buffer; undefined when the module failed
+ * to load, which is then the reply to request `id`.
+ */
+async function readyToVisit(id: number): Promise<WorkerVisit | undefined> {
   try {
-    visit = await visitor!;
+    const visit = await visitor!;
+    visitBuffer ??= Buffer.allocUnsafeSlow(VISIT_BUFFER_BYTES);
+    return visit;
   } catch (error) {
-    reply({ kind: 'visitor-error', id: request.id, index: 0, error, code: codeOf(error), loading: true });
-    return;
+    reply({ kind: 'visitor-error', id, index: 0, error, code: codeOf(error), loading: true });
+    return undefined;
   }
-  visitBuffer ??= Buffer.allocUnsafeSlow(VISIT_BUFFER_BYTES);
+}
+
+async function visitBatch(request: VisitRequest): Promise<void> {
+  const visit = await readyToVisit(request.id);
+  if (visit === undefined) return;
   const paths = request.paths.split(PATH_SEPARATOR);
   const outcomes: BatchOutcomes = { sizes: new Float64Array(paths.length), notes: [] };
   let done: number;
@@ -491,14 +500,8 @@ async function visitBatch(request: VisitRequest): Promise<void> {
  * `VisitReply` of one entry (or the visitor's error).
  */
 async function visitPart(request: PartRequest): Promise<void> {
-  let visit: WorkerVisit;
-  try {
-    visit = await visitor!;
-  } catch (error) {
-    reply({ kind: 'visitor-error', id: request.id, index: 0, error, code: codeOf(error), loading: true });
-    return;
-  }
-  visitBuffer ??= Buffer.allocUnsafeSlow(VISIT_BUFFER_BYTES);
+  const visit = await readyToVisit(request.id);
+  if (visit === undefined) return;
   const outcomes: BatchOutcomes = { sizes: new Float64Array(1), notes: [] };
   const fd = openListed(request.path);
   if (typeof fd !== 'number') note(outcomes, 0, fd);

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { scanFile, scanTree } from 'sluice/file';
+import { type ScanWorkerVisitor, scanFile, scanTree } from 'sluice/file';
 import { NeedleSearch } from './scan-search.js';
 import { type RangeJob, searchFileSync, searchRangeSync } from './scan-sync.js';
 
@@ -190,21 +190,24 @@ async function promisesLarge(args: ScanCaseArgs): Promise<Tally> {
 const WORKER_VISITOR = new URL('./scan-visit.js', import.meta.url);
 
 /** The search on scanTree's worker threads: each file searched by the thread that read it. */
-async function sluiceTree(args: ScanCaseArgs): Promise<Tally> {
+/** The worker-thread visitor searching for the needle, and the matches its results added up to. */
+function countingVisitor(needle: string): { visitor: ScanWorkerVisitor; matches: () => number } {
   let matches = 0;
-  const summary = await scanTree(
-    args.target,
-    {
-      module: WORKER_VISITOR,
-      data: args.needle,
-      onResult: (found) => {
-        matches += found as number;
-      },
+  const visitor = {
+    module: WORKER_VISITOR,
+    data: needle,
+    onResult: (found: unknown) => {
+      matches += found as number;
     },
-    { concurrency: args.readers },
-  );
+  };
+  return { visitor, matches: () => matches };
+}
+
+async function sluiceTree(args: ScanCaseArgs): Promise<Tally> {
+  const { visitor, matches } = countingVisitor(args.needle);
+  const summary = await scanTree(args.target, visitor, { concurrency: args.readers });
   if (summary.problems.length > 0) throw new Error(`scan problems: ${summary.problems[0]!.error.message}`);
-  return { files: summary.files, bytes: summary.bytes, matches };
+  return { files: summary.files, bytes: summary.bytes, matches: matches() };
 }
 
 /** The search on the main thread, as scanTree's visitor: `contents` for small files, windows else. */
@@ -239,19 +242,12 @@ async function sluiceLarge(args: ScanCaseArgs): Promise<Tally> {
   // scanFile: one part per worker thread, the search where the part was read; N readers use at most
   // one thread per core (as scanTree's workers do), each part read from needle.length - 1 bytes
   // before its start so that a match across a boundary is counted once
-  let matches = 0;
-  const summary = await scanFile(
-    args.target,
-    {
-      module: WORKER_VISITOR,
-      data: args.needle,
-      onResult: (found) => {
-        matches += found as number;
-      },
-    },
-    { workers: Math.min(args.readers, availableParallelism()), overlap: args.needle.length - 1 },
-  );
-  return { files: 1, bytes: summary.size, matches };
+  const { visitor, matches } = countingVisitor(args.needle);
+  const summary = await scanFile(args.target, visitor, {
+    workers: Math.min(args.readers, availableParallelism()),
+    overlap: args.needle.length - 1,
+  });
+  return { files: 1, bytes: summary.size, matches: matches() };
 }
 
 const VARIANTS: Record<string, Record<Input, (args: ScanCaseArgs) => Promise<Tally>>> = {
