@@ -16,6 +16,13 @@ export function fstat(fd: number): Promise<fs.Stats> {
   });
 }
 
+/** fstat with nanosecond times and 64-bit numbers (`BigIntStats`). */
+export function fstatBigInt(fd: number): Promise<fs.BigIntStats> {
+  return new Promise((resolve, reject) => {
+    fs.fstat(fd, { bigint: true }, (error, stats) => (error ? reject(error) : resolve(stats)));
+  });
+}
+
 export function close(fd: number): Promise<void> {
   return new Promise((resolve, reject) => {
     fs.close(fd, (error) => (error ? reject(error) : resolve()));

@@ -23,7 +23,7 @@ import {
   visitorError,
   workerVisitorSpec,
 } from './scan.js';
-import type { VisitReply, WorkerReply } from './scan-protocol.js';
+import type { WorkerReply } from './scan-protocol.js';
 import { ScanWorkers } from './scan-workers.js';
 
 /** Parts are at least this large: below it, a thread's start-up (~15 ms of CPU) costs more than it saves. */
@@ -78,7 +78,8 @@ export async function scanFile(
   const entry = { path: file, relativePath: nodePath.basename(file) };
   const spec = workerVisitorSpec(visitor);
 
-  const replies = new Map<number, VisitReply>();
+  /** Each part's visit result, by part index (undefined: the visit returned nothing). */
+  const results = new Map<number, unknown>();
   let failure: unknown;
   let settle: () => void = () => {};
   const settled = new Promise<void>((resolve) => {
@@ -103,9 +104,9 @@ export async function scanFile(
       if (index !== undefined && failure === undefined) {
         if (reply.kind === 'visitor-error') fail(visitorError(reply, spec.module));
         else if (reply.kind === 'visit') {
-          const note = reply.notes[0];
-          if (note !== undefined && note.outcome.kind !== 'visited') fail(failureError(entry, note.outcome));
-          else replies.set(index, reply);
+          const outcome = reply.notes[0]?.outcome;
+          if (outcome !== undefined && outcome.kind !== 'visited') fail(failureError(entry, outcome));
+          else results.set(index, outcome?.result);
         }
       }
       check();
@@ -131,10 +132,8 @@ export async function scanFile(
   const { onResult } = visitor;
   if (onResult !== undefined) {
     for (const part of parts) {
-      const note = replies.get(part.index)!.notes[0];
-      if (note !== undefined && note.outcome.kind === 'visited' && 'result' in note.outcome) {
-        onResult(note.outcome.result, { ...entry, size: stats.size, part });
-      }
+      const result = results.get(part.index);
+      if (result !== undefined) onResult(result, { ...entry, size: stats.size, part });
     }
   }
   return { size: stats.size, parts: parts.length };

@@ -11,8 +11,8 @@
  * within one chunk and a stream's read never waits behind more than one chunk per computation; the
  * descriptor is closed before the promise settles.
  */
-import { open } from 'node:fs/promises';
 import { AbortError } from '../errors.js';
+import { close, fstatBigInt, open } from '../file/fs-async.js';
 import { crc32Read } from '../file/native.js';
 import { fromOsError } from '../file/os-errors.js';
 import { limit } from '../tasks/limit.js';
@@ -38,10 +38,10 @@ export function crcOnThreadpool(
   signal: AbortSignal | undefined,
   concurrency: number,
 ): Promise<CrcOfFile> {
-  if (crc32Read === undefined)
-    throw new Error('crcOnThreadpool needs the native addon (threadpoolCrcAvailable)');
+  const read = crc32Read;
+  if (read === undefined) throw new Error('crcOnThreadpool needs the native addon (threadpoolCrcAvailable)');
   files ??= limit(concurrency);
-  return files(() => checksum(path, signal, crc32Read!), signal === undefined ? undefined : { signal });
+  return files(() => checksum(path, signal, read), signal === undefined ? undefined : { signal });
 }
 
 async function checksum(
@@ -51,28 +51,28 @@ async function checksum(
 ): Promise<CrcOfFile> {
   const aborted = (): AbortError => new AbortError(`computing the CRC-32 of ${path}`, signal?.reason);
   if (signal?.aborted) throw aborted();
-  let handle: Awaited<ReturnType<typeof open>>;
+  let fd: number;
   try {
-    handle = await open(path, 'r');
+    fd = await open(path, 'r');
   } catch (error) {
     throw fromOsError(path, error);
   }
   try {
-    const before = versionOf(await handle.stat({ bigint: true }));
+    const before = versionOf(await fstatBigInt(fd));
     let crc = 0;
     let bytes = 0;
     for (;;) {
       if (signal?.aborted) throw aborted();
-      const chunk = await read(handle.fd, bytes, CHUNK_BYTES, crc);
+      const chunk = await read(fd, bytes, CHUNK_BYTES, crc);
       crc = chunk.crc;
       bytes += chunk.bytes;
       if (chunk.bytes < CHUNK_BYTES) break; // end of file
     }
-    const after = versionOf(await handle.stat({ bigint: true }));
+    const after = versionOf(await fstatBigInt(fd));
     return { crc, bytes, before, after };
   } catch (error) {
     throw fromOsError(path, error); // an AbortError passes through as it is
   } finally {
-    await handle.close();
+    await close(fd);
   }
 }
