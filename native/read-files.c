@@ -8,6 +8,11 @@
  * kernel-like tree, page-cached): the same open/read/close loop in C takes 256 ms on one thread
  * where `readFileSync` takes ~520 ms.
  *
+ * Files are opened relative to their directory (`open_directory`): consecutive paths in a batch
+ * mostly share one (the walk is depth first), and the kernel then walks one component per file
+ * instead of the whole path. Measured here (2-core VM, the lab's tree, open + fstat + close of
+ * 70,000 files): 297 ms against 351 ms by whole path.
+ *
  * Invariants: every descriptor opened is closed before the next file is opened, whatever happens;
  * a file's bytes are written only inside [used, used + size) of the buffer, after the bytes of the
  * files before it; a file is read up to the size fstat saw when it was opened (bytes appended later
@@ -20,8 +25,40 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+void close_directory(struct read_files_directory *cache) {
+  if (cache->fd >= 0) close(cache->fd);
+  cache->fd = -1;
+  cache->length = 0;
+}
+
+const char *open_directory(struct read_files_directory *cache, const char *path, size_t length, int *directory) {
+  const char *slash = memrchr(path, '/', length);
+  /* no directory part, or a trailing slash: the whole path, as open(2) would take it */
+  if (slash == NULL || slash == path + length - 1) {
+    *directory = AT_FDCWD;
+    return path;
+  }
+  /* "/name": the directory is "/" */
+  size_t directory_length = slash == path ? 1 : (size_t)(slash - path);
+  if (cache->fd < 0 || cache->length != directory_length || memcmp(cache->path, path, directory_length) != 0) {
+    close_directory(cache);
+    memcpy(cache->path, path, directory_length);
+    cache->path[directory_length] = '\0';
+    cache->fd = open(cache->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cache->fd < 0) {
+      /* a missing or unsearchable directory: open(2) on the whole path reports what it would */
+      *directory = AT_FDCWD;
+      return path;
+    }
+    cache->length = directory_length;
+  }
+  *directory = cache->fd;
+  return slash + 1;
+}
 
 static void put_stats(double *slots, const struct stat *st) {
   slots[2] = (double)st->st_size;
@@ -37,8 +74,9 @@ static void failed(double *slots, int error, int syscall) {
   slots[2] = syscall;
 }
 
-int read_file_into(const char *path, uint8_t *buffer, size_t capacity, size_t *used, double *slots) {
-  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+int read_file_into(int directory, const char *name, uint8_t *buffer, size_t capacity, size_t *used,
+                   double *slots) {
+  int fd = openat(directory, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     failed(slots, errno, READ_FILES_OPEN);
     return 0;

@@ -346,13 +346,16 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
   if (count > slot_count / READ_FILES_SLOTS) count = slot_count / READ_FILES_SLOTS;
   size_t used = 0, handled = 0;
   char path[PATH_MAX + 1];
+  struct read_files_directory directory = {.fd = -1, .length = 0};
   for (; handled < count; handled++) {
     napi_value element;
     size_t path_length;
     double *outcome = (double *)slots + handled * READ_FILES_SLOTS;
     if (napi_get_element(env, argv[0], (uint32_t)(first + handled), &element) != napi_ok ||
-        napi_get_value_string_utf8(env, element, path, sizeof path, &path_length) != napi_ok)
+        napi_get_value_string_utf8(env, element, path, sizeof path, &path_length) != napi_ok) {
+      close_directory(&directory);
       return range_error(env, "paths must be an array of strings");
+    }
     if (path_length >= PATH_MAX || strlen(path) != path_length) {
       /* too long for the kernel, or a NUL inside: what open() would say */
       outcome[0] = READ_FILES_FAILED;
@@ -360,7 +363,9 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
       outcome[2] = READ_FILES_OPEN;
       continue;
     }
-    if (read_file_into(path, buffer, capacity, &used, outcome) != 0) break;
+    int at;
+    const char *name = open_directory(&directory, path, path_length, &at);
+    if (read_file_into(at, name, buffer, capacity, &used, outcome) != 0) break;
     /* the caller reads a file too big for the buffer through the same buffer, after the visits of
        the files before it: nothing after it may be in the buffer yet */
     if (outcome[0] == READ_FILES_TOO_BIG) {
@@ -368,6 +373,7 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
       break;
     }
   }
+  close_directory(&directory);
   napi_value result;
   napi_create_uint32(env, (uint32_t)handled, &result);
   return result;

@@ -45,7 +45,8 @@ export type Crc32 = (data: Uint8Array, previous: number) => number;
 
 /**
  * Reads `paths[from]`, `paths[from + 1]`... whole, one after the other, into `buffer` (open, fstat,
- * read its size, close; on the calling thread: for worker threads), `READ_FILES_SLOTS` numbers per
+ * read its size, close; on the calling thread: for worker threads; each opened by name relative to
+ * its folder, held open (O_PATH) while consecutive paths share it), `READ_FILES_SLOTS` numbers per
  * path in `outcomes` (see `ReadFilesOutcome`). Stops before the first regular file that fits in the
  * buffer but not in what is left of it, after one too big for all of it (TOO_BIG, not read: the
  * caller may read it through the same buffer once it is done with the files before it), or when

@@ -6,7 +6,8 @@
  *
  * Invariants:
  * - at most `concurrency` visits run at once (one reader each); besides them, each worker thread
- *   holds at most one file open, and at most `DIRECTORY_CONCURRENCY` directories are being listed;
+ *   holds at most one file open (and its folder, O_PATH), and at most `DIRECTORY_CONCURRENCY`
+ *   directories are being listed;
  * - directory listings pause while `max(1024, 64 * concurrency)` files wait to be visited, so the
  *   queue of pending paths stays bounded by that plus one directory's entries; batches are
  *   bounded by the slabs (two per worker);
@@ -89,7 +90,8 @@ export interface ScanOptions {
    * one message per batch instead of three threadpool trips (open, fstat, close) per file.
    * Default: `min(concurrency, cores - 1, 4)`, at least 1 (a core is left to the main thread's
    * visits); with a `ScanWorkerVisitor`, `min(concurrency, cores, 4)`. 0 opens every file with
-   * `openReader`. Each holds at most one file open, besides the `concurrency` files being visited.
+   * `openReader`. Each holds at most one file open (and, with the native addon, its folder as an
+   * O_PATH descriptor), besides the `concurrency` files being visited.
    */
   workers?: number;
   /** Passed to `openReader` for each file read on the main thread. */

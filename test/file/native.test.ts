@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -258,6 +258,62 @@ test('readFiles: a path too long fails as open would; from and the outcomes boun
   assert.throws(() => call([file], 0, new Uint16Array(1), outcomes), refused);
   assert.throws(() => call([file], 0, new Uint8Array(1), new Float32Array(7)), refused);
 });
+
+test('readFiles opens files by name in their folder: across folders and back, relative paths, a folder missing or a file in the way fail as open would', {
+  skip: skipBatch,
+}, () => {
+  const base = path.join(dir, 'folders');
+  const folders = ['a', 'b', path.join('a', 'c'), 'd/'];
+  for (const folder of folders) mkdirSync(path.join(base, folder), { recursive: true });
+  const names = ['x', 'y', 'z'];
+  const contents = new Map<string, Buffer>();
+  for (const folder of folders)
+    for (const name of names) {
+      const file = path.join(base, folder, name);
+      contents.set(file, writeFileBytes(file, contents.size));
+    }
+  const notAFolder = path.join(base, 'a', 'x', 'y');
+  const missingFolder = path.join(base, 'nowhere', 'x');
+  // the process's working folder for relative paths: readFiles resolves them as open(2) does
+  const relative = path.relative(process.cwd(), path.join(base, 'b', 'y'));
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.oneof(
+          fc.constantFrom(...contents.keys()),
+          fc.constantFrom(notAFolder, missingFolder, relative, `${path.join(base, 'd')}//x`),
+        ),
+        { minLength: 1, maxLength: 40 },
+      ),
+      (paths) => {
+        const outcomes = new Float64Array(paths.length * READ_FILES_SLOTS);
+        const buffer = new Uint8Array(1024 * 1024);
+        assert.equal(readFiles!(paths, 0, buffer, outcomes), paths.length);
+        paths.forEach((file, k) => {
+          const slot = (index: number): number => outcomes[k * READ_FILES_SLOTS + index]!;
+          if (file === notAFolder || file === missingFolder) {
+            assert.equal(slot(0), ReadFilesOutcome.FAILED, file);
+            assert.equal(slot(1), file === notAFolder ? 20 : 2, 'ENOTDIR or ENOENT, as open says');
+            assert.equal(READ_FILES_CALLS[slot(2)], 'open');
+            return;
+          }
+          assert.equal(slot(0), ReadFilesOutcome.WHOLE, file);
+          assert.equal(slot(5), statSync(file).ino, 'the file named, not a namesake in another folder');
+          const expected = contents.get(path.resolve(file))!;
+          assert.deepEqual(Buffer.from(buffer.subarray(slot(1), slot(1) + slot(2))), expected, file);
+        });
+      },
+    ),
+    { numRuns: 100 },
+  );
+});
+
+/** Writes bytes that differ per `seed` (so that namesakes in two folders differ); returns them. */
+function writeFileBytes(file: string, seed: number): Buffer {
+  const bytes = Buffer.from(patternBytes(100 + seed, seed));
+  writeFileSync(file, bytes);
+  return bytes;
+}
 
 test('scanTree, readAll and sluice/zip suites pass without the addon (SLUICE_NATIVE=0)', {
   skip: readPopulated === undefined ? 'without the addon, the suites themselves run that way' : false,
