@@ -1,14 +1,18 @@
 /**
- * `scanFile`: one large file visited in parts, one per worker thread, so a search over it uses
- * every core. Seed 003: ripgrep searching one 9.3 GB file; `scanTree` visits a file on one thread,
- * which leaves the other cores idle when the tree is one big file.
+ * `scanFile`: one large file visited in parts on worker threads, so a search over it uses every
+ * core. Seed 003: ripgrep searching one 9.3 GB file; `scanTree` visits a file on one thread, which
+ * leaves the other cores idle when the tree is one big file.
+ *
+ * The parts are dealt to the threads as they come free (each thread holds its part and the next),
+ * not one per thread up front: a thread that started later, or shares its core with something
+ * else, then visits fewer parts instead of finishing last.
  *
  * Invariants: the parts cover [0, size) with no gap and no overlap of their own bytes; each part's
  * visit reads from `start - overlap` (at least 0) to its `end`, so with an overlap of a pattern's
  * length less one, a match is seen whole by exactly one part (the one holding its last byte); the
- * results reach `onResult` in part order; on a failure or an abort every thread stops at its next
- * window and reports back before the threads are terminated, so every descriptor is closed and
- * every thread gone when the promise settles.
+ * results reach `onResult` in part order; after a failure or an abort no part is sent, every thread
+ * stops at its next window and reports back before the threads are terminated, so every descriptor
+ * is closed and every thread gone when the promise settles.
  */
 import fs from 'node:fs';
 import nodePath from 'node:path';
@@ -26,11 +30,17 @@ import {
 import type { WorkerReply } from './scan-protocol.js';
 import { ScanWorkers } from './scan-workers.js';
 
-/** Parts are at least this large: below it, a thread's start-up (~15 ms of CPU) costs more than it saves. */
+/** Each thread's share is at least this large: below it, a thread's start-up (~15-40 ms of CPU) costs more than it saves. */
 export const MIN_PART_BYTES = 4 * 1024 * 1024;
+/**
+ * Parts are about this large when the file has room for more than one per thread: small enough that
+ * the last one to finish ends soon after the others (32 MiB is ~10 ms of search here), large enough
+ * that the message per part (~50-100 us each way) is noise.
+ */
+export const PART_BYTES = 32 * 1024 * 1024;
 
 export interface ScanFileOptions {
-  /** Worker threads, one part each (default: one per core, at most 4; fewer for a small file). 1 .. 64. */
+  /** Worker threads (default: one per core, at most 4; fewer for a small file: 4 MiB each at least). 1 .. 64. */
   workers?: number;
   /**
    * Bytes each part's visit reads before its own start (default 0): for a search of patterns up to
@@ -44,7 +54,7 @@ export interface ScanFileOptions {
 export interface ScanFileSummary {
   /** The file's size when opened. */
   size: number;
-  /** The parts visited (one per thread). */
+  /** The parts visited: one per thread, or about 32 MiB each when the file is larger. */
   parts: number;
 }
 
@@ -74,7 +84,10 @@ export async function scanFile(
     throw fromOsError(file, error);
   }
   if (!stats.isFile()) throw new NotAFileError(file, kindOf(stats));
-  const parts = cut(stats.size, options.workers ?? DEFAULT_MAX_WORKERS, options.overlap ?? 0);
+  // aborted during the stat: the listener below would never hear it (from here on, no await until it is added)
+  if (signal?.aborted) throw new AbortError(`scanning ${path}`, signal.reason);
+  const threads = threadsFor(stats.size, options.workers ?? DEFAULT_MAX_WORKERS);
+  const parts = cut(stats.size, threads, options.overlap ?? 0);
   const entry = { path: file, relativePath: nodePath.basename(file) };
   const spec = workerVisitorSpec(visitor);
 
@@ -95,8 +108,16 @@ export async function scanFile(
     workers.stop();
   };
   const ids = new Map<number, number>(); // request id -> part index
+  let sent = 0;
+  /** Sends the next parts while a thread has room (its part and the next), unless the scan failed. */
+  const deal = (): void => {
+    while (sent < parts.length && failure === undefined && workers.ready) {
+      const part = parts[sent++]!;
+      ids.set(workers.sendPart({ path: file, ...part }), part.index);
+    }
+  };
   const workers = new ScanWorkers(
-    parts.length,
+    threads,
     nodePath.dirname(file),
     spec,
     (reply: WorkerReply) => {
@@ -109,6 +130,7 @@ export async function scanFile(
           else results.set(index, outcome?.result);
         }
       }
+      deal();
       check();
     },
     (error) => {
@@ -122,7 +144,7 @@ export async function scanFile(
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    for (const part of parts) ids.set(workers.sendPart({ path: file, ...part }), part.index);
+    deal();
     await settled;
   } finally {
     signal?.removeEventListener('abort', onAbort);
@@ -139,9 +161,17 @@ export async function scanFile(
   return { size: stats.size, parts: parts.length };
 }
 
-/** `count` parts (fewer for a small file, at least one) covering [0, size), each reading `overlap` bytes before its start. */
-function cut(size: number, workers: number, overlap: number): ScanFilePart[] {
-  const count = Math.max(1, Math.min(workers, Math.floor(size / MIN_PART_BYTES)));
+/** Threads for a file of `size` bytes: `workers`, fewer for a small file (MIN_PART_BYTES each), at least one. */
+function threadsFor(size: number, workers: number): number {
+  return Math.max(1, Math.min(workers, Math.floor(size / MIN_PART_BYTES)));
+}
+
+/**
+ * Parts covering [0, size), each reading `overlap` bytes before its start: one per thread, or about
+ * PART_BYTES each when that makes more.
+ */
+function cut(size: number, threads: number, overlap: number): ScanFilePart[] {
+  const count = Math.max(threads, Math.round(size / PART_BYTES));
   const parts: ScanFilePart[] = [];
   for (let index = 0; index < count; index++) {
     const start = Math.floor((size * index) / count);

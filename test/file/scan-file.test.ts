@@ -1,5 +1,6 @@
 /**
- * scanFile: one file visited in parts on worker threads. The parts must cover the file exactly
+ * scanFile: one file visited in parts on worker threads (more parts than threads for a large file,
+ * dealt as the threads come free). The parts must cover the file exactly
  * once (each visit seeing [from, end), whole in `contents` when it fits, else in windows), results
  * must arrive in part order, an overlap must let a search count a match across a boundary once,
  * and bad input, a missing file, a visitor's error and an abort must each reject with their code
@@ -11,7 +12,7 @@ import { mkdirSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { type ScanFilePart, scanFile } from '../../src/file/index.js';
-import { MIN_PART_BYTES } from '../../src/file/scan-file.js';
+import { MIN_PART_BYTES, PART_BYTES } from '../../src/file/scan-file.js';
 import { openFds, patternBytes, tempDir, writeFile } from '../helpers/files.js';
 
 const visitors = new URL('../helpers/scan-visitors.js', import.meta.url);
@@ -40,6 +41,9 @@ test('the parts cover the file once, each visit seeing [from, end), results in p
     { size: 3 * MIN_PART_BYTES, workers: 3, overlap: 0 }, // parts of exactly 4 MiB: in contents
     { size: 2 * MIN_PART_BYTES + 4 * 1024 * 1024 + 17, workers: 2, overlap: 100 }, // over 4 MiB: windows
     { size: 4 * MIN_PART_BYTES + 5, workers: 4, overlap: 1 },
+    // more parts than threads: dealt as the threads come free, still in part order
+    { size: 3 * PART_BYTES - 12_345, workers: 2, overlap: 7 },
+    { size: 2 * PART_BYTES, workers: 1, overlap: 3 },
   ];
   for (const { size, workers, overlap } of cases) {
     const bytes = patternBytes(size, size % 251);
@@ -50,7 +54,8 @@ test('the parts cover the file once, each visit seeing [from, end), results in p
       { module: visitors, export: 'partDigest', onResult: (result) => void seen.push(result as PartSeen) },
       { workers, overlap },
     );
-    const parts = Math.max(1, Math.min(workers, Math.floor(size / MIN_PART_BYTES)));
+    const threads = Math.max(1, Math.min(workers, Math.floor(size / MIN_PART_BYTES)));
+    const parts = Math.max(threads, Math.round(size / PART_BYTES));
     assert.deepEqual(summary, { size, parts });
     assert.equal(seen.length, parts);
     let covered = 0;

@@ -9,7 +9,7 @@
  *   `fs.promises.readFile` (for the large file: N `FileHandle.read` loops over ranges).
  * - `sluice`: `scanTree(root, visit, { concurrency: N })`, the visitor searching `file.contents`
  *   synchronously when a worker read the file whole, else each window of its reader (for the large
- *   file: `scanFile`, one part per worker thread, at most one per core).
+ *   file: `scanFile`, its parts dealt to one worker thread per core).
  */
 import fs from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -239,7 +239,7 @@ async function sluiceMainTree(args: ScanCaseArgs): Promise<Tally> {
 }
 
 async function sluiceLarge(args: ScanCaseArgs): Promise<Tally> {
-  // scanFile: one part per worker thread, the search where the part was read; N readers use at most
+  // scanFile: parts dealt to worker threads, the search where the part was read; N readers use at most
   // one thread per core (as scanTree's workers do), each part read from needle.length - 1 bytes
   // before its start so that a match across a boundary is counted once
   const { visitor, matches } = countingVisitor(args.needle);

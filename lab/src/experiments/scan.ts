@@ -35,7 +35,7 @@ export const scan: Experiment = {
     '`fs-promises` (N concurrent readFile loops over an async walk), `sluice` (scanTree with concurrency N and ' +
     'the search as a ScanWorkerVisitor: each file searched on the worker thread that read it) and ' +
     '`sluice-main` (scanTree with the search on the main thread, synchronous over `file.contents`); for the ' +
-    'large file `sluice` is scanFile (one part per worker thread, at most one per core, the search where the ' +
+    'large file `sluice` is scanFile (its parts dealt to worker threads, at most one per core, the search where the ' +
     'part was read). Each case runs in a fresh process.',
   variants: VARIANTS,
   baseline: 'sync',
