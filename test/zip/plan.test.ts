@@ -227,6 +227,30 @@ test('zipDirectory: deterministic order, every folder, modes, mtimes, UTF-8 name
   await assert.rejects(zipDirectory(file, { crcCache: false }), codeOf('SLUICE_ERR_NOT_A_FILE'));
 });
 
+test("zipDirectory: a folder of more files than are stat'ed at once keeps name order; a dangling link is skipped", async () => {
+  await using tmp = await temporaryDirectory('tree-wide');
+  // 70 files: three batches of stats; names whose order is not their creation order
+  const names = Array.from(
+    { length: 70 },
+    (_, index) => `track-${String((index * 37) % 70).padStart(2, '0')}.mp3`,
+  );
+  for (const [index, name] of names.entries())
+    await writeFile(path.join(tmp.dir, name), Buffer.alloc(index, index));
+  await mkdir(path.join(tmp.dir, 'sub'));
+  await writeFile(path.join(tmp.dir, 'sub', 'inner.txt'), 'inner');
+  await symlink(path.join(tmp.dir, 'nowhere'), path.join(tmp.dir, 'track-35-dangling.mp3'));
+  const entries = await zipDirectory(tmp.dir, { crcCache: false });
+  assert.deepEqual(
+    entries.map((entry) => entry.name),
+    ['sub/', 'sub/inner.txt', ...[...names].sort()],
+  );
+  for (const [index, name] of names.entries()) {
+    const entry = entries.find((candidate) => candidate.name === name)!;
+    assert.equal(entry.size, index, name);
+    assert.equal(entry.crc32, crc32(Buffer.alloc(index, index)), name);
+  }
+});
+
 test('zipDirectory: the same entries at any CRC concurrency; abort and bad options are coded errors', async () => {
   await using tmp = await temporaryDirectory('tree-concurrency');
   for (let index = 0; index < 9; index++) {
