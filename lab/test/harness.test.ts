@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
+import { warmTree } from '../src/harness/data.js';
 import { runInChild } from '../src/harness/process.js';
 import { addRatios, makeRow, median, percentile } from '../src/harness/stats.js';
 import { formatMarkdown, formatTable } from '../src/harness/table.js';
@@ -50,4 +55,20 @@ test('runInChild returns the metrics and the child process resource usage', asyn
   assert.ok((metrics.peakRssMb ?? 0) > 10);
   assert.ok((metrics.processUserMs ?? -1) >= 0);
   await assert.rejects(runInChild(module, 'fails', {}), /in a child process failed/);
+});
+
+test('warmTree reads every file of a nested tree and skips what is not a file (a FIFO never blocks it)', () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'sluice-lab-warm-'));
+  try {
+    mkdirSync(path.join(root, 'a', 'b'), { recursive: true });
+    writeFileSync(path.join(root, 'top.bin'), Buffer.alloc(3 << 20, 1)); // over one 1 MiB read
+    writeFileSync(path.join(root, 'a', 'b', 'deep.bin'), 'deep');
+    const fifo = spawnSync('mkfifo', [path.join(root, 'a', 'fifo')]);
+    const opened: string[] = [];
+    warmTree(root, (file) => opened.push(path.relative(root, file)));
+    assert.deepEqual(opened.sort(), [path.join('a', 'b', 'deep.bin'), 'top.bin']);
+    if (fifo.status === 0) assert.ok(existsSync(path.join(root, 'a', 'fifo')));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

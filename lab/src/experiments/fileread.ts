@@ -73,6 +73,7 @@ export const fileread: Experiment = {
       dims: { pass },
       run: async (): Promise<Metrics> => {
         const args: CaseArgs = { variant, pass, file };
+        warmPageCache(file); // back in the page cache if the host took it (data.ts)
         // readAll without sluice's native addon (SLUICE_NATIVE=0): what it does where none was built
         const env = variant === 'sluice-readAll-js' ? { ...process.env, SLUICE_NATIVE: '0' } : process.env;
         const metrics = await runInChild(variantsModule, 'runCase', args, { timeoutMs: 120_000, env });

@@ -10,7 +10,7 @@
 import { mkdirSync, rmSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { CrcCache, crc32Implementation, zipDirectory } from 'sluice/zip';
-import { dataDir, ensureFile, warmPageCache } from '../harness/data.js';
+import { dataDir, ensureFile, warmPageCache, warmTree } from '../harness/data.js';
 import { type Case, measureInterleaved, selected } from '../harness/measure.js';
 import { runInChild } from '../harness/process.js';
 import type { Experiment, ExperimentResult, Metrics } from '../harness/types.js';
@@ -76,6 +76,7 @@ export const zip: Experiment = {
       variant,
       run: async (): Promise<Metrics> => {
         if (variant === 'sluice-cold') rmSync(coldCache, { force: true });
+        warmTree(dir); // the files back in the page cache if the host took them (data.ts)
         const args: ZipCaseArgs = {
           variant,
           dir,
