@@ -37,7 +37,8 @@ void close_directory(struct read_files_directory *cache) {
   cache->length = 0;
 }
 
-const char *open_directory(struct read_files_directory *cache, const char *path, size_t length, int *directory) {
+const char *open_directory(struct read_files_directory *cache, const char *path, size_t length,
+                           int *directory) {
   const char *slash = memrchr(path, '/', length);
   /* no directory part, or a trailing slash: the whole path, as open(2) would take it */
   if (slash == NULL || slash == path + length - 1) {
@@ -46,7 +47,8 @@ const char *open_directory(struct read_files_directory *cache, const char *path,
   }
   /* "/name": the directory is "/" */
   size_t directory_length = slash == path ? 1 : (size_t)(slash - path);
-  if (cache->fd < 0 || cache->length != directory_length || memcmp(cache->path, path, directory_length) != 0) {
+  if (cache->fd < 0 || cache->length != directory_length ||
+      memcmp(cache->path, path, directory_length) != 0) {
     close_directory(cache);
     memcpy(cache->path, path, directory_length);
     cache->path[directory_length] = '\0';

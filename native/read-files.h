@@ -35,13 +35,14 @@ struct read_files_directory {
    directory's descriptor (opening it when the path's directory differs) and returns the name within
    it; or sets *directory to AT_FDCWD and returns the whole path (no directory part, a trailing
    slash, or a directory that could not be opened: open(2) then reports what it would). */
-const char *open_directory(struct read_files_directory *cache, const char *path, size_t length, int *directory);
+const char *open_directory(struct read_files_directory *cache, const char *path, size_t length,
+                           int *directory);
 void close_directory(struct read_files_directory *cache);
 
-/* Reads the file `name` (relative to the directory descriptor `directory`, or AT_FDCWD) whole into buffer[*used ...] and advances *used, its outcome in
-   slots[0 .. READ_FILES_SLOTS). Returns 0 when the file was handled (any outcome), 1 when it is a
-   regular file that fits in `capacity` but not in what is left (nothing read, slots untouched but
-   the stats). */
+/* Reads the file `name` (relative to the directory descriptor `directory`, or AT_FDCWD) whole into
+   buffer[*used ...] and advances *used, its outcome in slots[0 .. READ_FILES_SLOTS). Returns 0 when
+   the file was handled (any outcome), 1 when it is a regular file that fits in `capacity` but not
+   in what is left (nothing read, slots untouched but the stats). */
 int read_file_into(int directory, const char *name, uint8_t *buffer, size_t capacity, size_t *used,
                    double *slots);
 #endif

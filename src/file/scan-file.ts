@@ -30,7 +30,10 @@ import {
 import type { WorkerReply } from './scan-protocol.js';
 import { ScanWorkers } from './scan-workers.js';
 
-/** Each thread's share is at least this large: below it, a thread's start-up (~15-40 ms of CPU) costs more than it saves. */
+/**
+ * Each thread's share is at least this large: below it, a thread's start-up (~15-40 ms of CPU)
+ * costs more than it saves.
+ */
 export const MIN_PART_BYTES = 4 * 1024 * 1024;
 /**
  * Parts are about this large when the file has room for more than one per thread: small enough that
@@ -40,7 +43,7 @@ export const MIN_PART_BYTES = 4 * 1024 * 1024;
 export const PART_BYTES = 32 * 1024 * 1024;
 
 export interface ScanFileOptions {
-  /** Worker threads (default: one per core, at most 4; fewer for a small file: 4 MiB each at least). 1 .. 64. */
+  /** Worker threads, 1 .. 64 (default: one per core, at most 4; fewer for a small file: 4 MiB each). */
   workers?: number;
   /**
    * Bytes each part's visit reads before its own start (default 0): for a search of patterns up to
@@ -84,7 +87,8 @@ export async function scanFile(
     throw fromOsError(file, error);
   }
   if (!stats.isFile()) throw new NotAFileError(file, kindOf(stats));
-  // aborted during the stat: the listener below would never hear it (from here on, no await until it is added)
+  // Aborted during the stat: the listener below would never hear it. From here until it is added,
+  // nothing awaits.
   if (signal?.aborted) throw new AbortError(`scanning ${path}`, signal.reason);
   const threads = threadsFor(stats.size, options.workers ?? DEFAULT_MAX_WORKERS);
   const parts = cut(stats.size, threads, options.overlap ?? 0);
@@ -161,7 +165,7 @@ export async function scanFile(
   return { size: stats.size, parts: parts.length };
 }
 
-/** Threads for a file of `size` bytes: `workers`, fewer for a small file (MIN_PART_BYTES each), at least one. */
+/** Threads for a file of `size` bytes: `workers`, fewer for a small file (MIN_PART_BYTES each), >= 1. */
 function threadsFor(size: number, workers: number): number {
   return Math.max(1, Math.min(workers, Math.floor(size / MIN_PART_BYTES)));
 }
