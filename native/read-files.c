@@ -15,7 +15,8 @@
  * runs: a run of consecutive paths in it is opened in the folder the first of them found (as a
  * walk holding a directory descriptor does).
  *
- * Invariants: every descriptor opened is closed before the next file is opened, whatever happens;
+ * Invariants: every file opened is closed before the next file is opened, whatever happens, and the
+ * folder held open is closed before the call returns (at most two descriptors at any time);
  * a file's bytes are written only inside [used, used + size) of the buffer, after the bytes of the
  * files before it; a file is read up to the size fstat saw when it was opened (bytes appended later
  * are not read; one that ends earlier is reported as shrunk); opened with O_NONBLOCK, so an entry

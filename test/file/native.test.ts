@@ -21,7 +21,7 @@ import {
   readFiles,
   readPopulated,
 } from '../../src/file/native.js';
-import { patternBytes, tempDir, writeFile } from '../helpers/files.js';
+import { openFds, patternBytes, tempDir, writeFile } from '../helpers/files.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 // The build script says whether it could build here (a C compiler and Node's headers, on Linux).
@@ -276,6 +276,7 @@ test('readFiles opens files by name in their folder: across folders and back, re
   const missingFolder = path.join(base, 'nowhere', 'x');
   // the process's working folder for relative paths: readFiles resolves them as open(2) does
   const relative = path.relative(process.cwd(), path.join(base, 'b', 'y'));
+  const fdsBefore = openFds();
   fc.assert(
     fc.property(
       fc.array(
@@ -306,6 +307,7 @@ test('readFiles opens files by name in their folder: across folders and back, re
     ),
     { numRuns: 100 },
   );
+  assert.equal(openFds(), fdsBefore, 'every file and folder closed when each call returned');
 });
 
 /** Writes bytes that differ per `seed` (so that namesakes in two folders differ); returns them. */
