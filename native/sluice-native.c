@@ -153,6 +153,38 @@ static int is_safe_index(double value) {
   return value >= 0 && value <= 9007199254740991.0 && value == (double)(int64_t)value;
 }
 
+/* A typed array of `want`'s type: its data and element count; 0 when `value` is anything else. */
+static int get_typed_array(napi_env env, napi_value value, napi_typedarray_type want, void **data,
+                           size_t *elements) {
+  bool typed = false;
+  napi_typedarray_type type;
+  return napi_is_typedarray(env, value, &typed) == napi_ok && typed &&
+         napi_get_typedarray_info(env, value, &type, elements, data, NULL, NULL) == napi_ok && type == want;
+}
+
+/* A file descriptor (an int32 >= 0); 0 when `value` is anything else. */
+static int get_fd(napi_env env, napi_value value, int32_t *fd) {
+  return napi_get_value_int32(env, value, fd) == napi_ok && *fd >= 0;
+}
+
+/* Queues `job` on the threadpool (`execute` there, then `complete` here) behind a new promise;
+   NULL with an Error thrown when it cannot. `name` names the call (async hooks, errors). */
+static napi_value queue_job(napi_env env, const char *name, napi_async_execute_callback execute,
+                            napi_async_complete_callback complete_job, void *job, napi_async_work *work,
+                            napi_deferred *deferred) {
+  napi_value promise, resource_name;
+  char message[100];
+  if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name) == napi_ok &&
+      napi_create_promise(env, deferred, &promise) == napi_ok &&
+      napi_create_async_work(env, NULL, resource_name, execute, complete_job, job, work) == napi_ok &&
+      napi_queue_async_work(env, *work) == napi_ok)
+    return promise;
+  /* not reached in practice; the job may leak here, never a wrong byte */
+  snprintf(message, sizeof message, "%s: cannot queue the read", name);
+  napi_throw_error(env, NULL, message);
+  return NULL;
+}
+
 /* readPopulated(fd, buffer: Uint8Array, offset, length, position): Promise<bytes read> */
 static napi_value read_populated(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -161,14 +193,10 @@ static napi_value read_populated(napi_env env, napi_callback_info info) {
     return range_error(env, "readPopulated(fd, buffer, offset, length, position) takes 5 arguments");
   int32_t fd;
   double offset, length, position;
-  bool typed = false;
-  napi_typedarray_type type;
   size_t elements;
   void *data;
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return range_error(env, "fd must be >= 0");
-  if (napi_is_typedarray(env, argv[1], &typed) != napi_ok || !typed ||
-      napi_get_typedarray_info(env, argv[1], &type, &elements, &data, NULL, NULL) != napi_ok ||
-      type != napi_uint8_array)
+  if (!get_fd(env, argv[0], &fd)) return range_error(env, "fd must be >= 0");
+  if (!get_typed_array(env, argv[1], napi_uint8_array, &data, &elements))
     return range_error(env, "buffer must be a Uint8Array");
   if (napi_get_value_double(env, argv[2], &offset) != napi_ok || !is_safe_index(offset) ||
       napi_get_value_double(env, argv[3], &length) != napi_ok || !is_safe_index(length) ||
@@ -184,17 +212,12 @@ static napi_value read_populated(napi_env env, napi_callback_info info) {
   job->target = (uint8_t *)data + (size_t)offset;
   job->length = (size_t)length;
   job->position = (int64_t)position;
-  napi_value promise, name;
-  napi_create_string_utf8(env, "sluice.readPopulated", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_reference(env, argv[1], 1, &job->buffer) != napi_ok ||
-      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_async_work(env, NULL, name, execute, complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    /* not reached in practice; the job may leak a reference here, never a wrong byte */
-    napi_throw_error(env, NULL, "readPopulated: cannot queue the read");
+  if (napi_create_reference(env, argv[1], 1, &job->buffer) != napi_ok) {
+    free(job);
+    napi_throw_error(env, NULL, "readPopulated: cannot hold the buffer");
     return NULL;
   }
-  return promise;
+  return queue_job(env, "sluice.readPopulated", execute, complete, job, &job->work, &job->deferred);
 }
 
 /* ---- CRC-32 of a file range: crc32Read ---------------------------------------------------- */
@@ -262,7 +285,7 @@ static napi_value crc32_read(napi_env env, napi_callback_info info) {
   int32_t fd;
   double position, length;
   uint32_t previous;
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return range_error(env, "fd must be >= 0");
+  if (!get_fd(env, argv[0], &fd)) return range_error(env, "fd must be >= 0");
   if (napi_get_value_double(env, argv[1], &position) != napi_ok || !is_safe_index(position) ||
       napi_get_value_double(env, argv[2], &length) != napi_ok || !is_safe_index(length))
     return range_error(env, "position and length must be integers >= 0");
@@ -277,31 +300,19 @@ static napi_value crc32_read(napi_env env, napi_callback_info info) {
   job->position = (int64_t)position;
   job->length = (uint64_t)length;
   job->crc = previous;
-  napi_value promise, name;
-  napi_create_string_utf8(env, "sluice.crc32Read", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_async_work(env, NULL, name, crc_execute, crc_complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    napi_throw_error(env, NULL, "crc32Read: cannot queue the read");
-    return NULL;
-  }
-  return promise;
+  return queue_job(env, "sluice.crc32Read", crc_execute, crc_complete, job, &job->work, &job->deferred);
 }
 
 /* crc32(data: Uint8Array, previous): number, on the calling thread (zlib.crc32's contract). */
 static napi_value crc32_sync(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  bool typed = false;
-  napi_typedarray_type type;
   size_t elements;
   void *data;
   uint32_t previous;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2)
     return range_error(env, "crc32(data, previous) takes 2 arguments");
-  if (napi_is_typedarray(env, argv[0], &typed) != napi_ok || !typed ||
-      napi_get_typedarray_info(env, argv[0], &type, &elements, &data, NULL, NULL) != napi_ok ||
-      type != napi_uint8_array)
+  if (!get_typed_array(env, argv[0], napi_uint8_array, &data, &elements))
     return range_error(env, "data must be a Uint8Array");
   if (napi_get_value_uint32(env, argv[1], &previous) != napi_ok)
     return range_error(env, "previous must be a CRC-32 (an integer from 0 to 2^32 - 1)");
@@ -329,17 +340,11 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
     return range_error(env, "paths must be an array of strings");
   if (napi_get_value_double(env, argv[1], &from) != napi_ok || !is_safe_index(from) || from > length)
     return range_error(env, "from must be an index into paths");
-  bool typed = false;
-  napi_typedarray_type type;
   size_t capacity, slot_count;
   void *buffer, *slots;
-  if (napi_is_typedarray(env, argv[2], &typed) != napi_ok || !typed ||
-      napi_get_typedarray_info(env, argv[2], &type, &capacity, &buffer, NULL, NULL) != napi_ok ||
-      type != napi_uint8_array)
+  if (!get_typed_array(env, argv[2], napi_uint8_array, &buffer, &capacity))
     return range_error(env, "buffer must be a Uint8Array");
-  if (napi_is_typedarray(env, argv[3], &typed) != napi_ok || !typed ||
-      napi_get_typedarray_info(env, argv[3], &type, &slot_count, &slots, NULL, NULL) != napi_ok ||
-      type != napi_float64_array)
+  if (!get_typed_array(env, argv[3], napi_float64_array, &slots, &slot_count))
     return range_error(env, "outcomes must be a Float64Array");
   size_t first = (size_t)from;
   size_t count = length - first;

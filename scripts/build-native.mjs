@@ -88,5 +88,5 @@ if (check.status !== 0) {
 fs.renameSync(temporary, output);
 if (!quiet)
   console.log(
-    `sluice: built ${path.relative(root, output)} (populated reads for readAll, CRC-32 for sluice/zip)`,
+    `sluice: built ${path.relative(root, output)} (populated reads for readAll, CRC-32 for sluice/zip, batch reads for scanTree)`,
   );
