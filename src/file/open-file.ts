@@ -3,6 +3,15 @@ import { AbortError, NotAFileError } from '../errors.js';
 import { close, fstat, open } from './fs-async.js';
 import { fromOsError, kindOf } from './os-errors.js';
 
+/** Opens `path` read-only; a failure is thrown as a coded sluice/file error (`fromOsError`). */
+export async function openReadOnly(path: string): Promise<number> {
+  try {
+    return await open(path, 'r');
+  } catch (error) {
+    throw fromOsError(path, error);
+  }
+}
+
 /**
  * Opens `path` read-only and checks it is a regular file. On any failure (missing, permission, a
  * directory, aborted meanwhile) the fd is closed again and a coded error thrown: the caller owns
@@ -13,12 +22,7 @@ export async function openRegularFile(
   signal: AbortSignal | undefined,
 ): Promise<{ fd: number; stats: Stats }> {
   if (signal?.aborted) throw new AbortError(`opening ${path}`, signal.reason);
-  let fd: number;
-  try {
-    fd = await open(path, 'r');
-  } catch (error) {
-    throw fromOsError(path, error);
-  }
+  const fd = await openReadOnly(path);
   try {
     const stats = await fstat(fd).catch((error: unknown) => {
       throw fromOsError(path, error);

@@ -12,8 +12,9 @@
  * descriptor is closed before the promise settles.
  */
 import { AbortError } from '../errors.js';
-import { close, fstatBigInt, open } from '../file/fs-async.js';
+import { close, fstatBigInt } from '../file/fs-async.js';
 import { crc32Read } from '../file/native.js';
+import { openReadOnly } from '../file/open-file.js';
 import { fromOsError } from '../file/os-errors.js';
 import { limit } from '../tasks/limit.js';
 import type { CrcOfFile } from './crc-workers.js';
@@ -51,12 +52,7 @@ async function checksum(
 ): Promise<CrcOfFile> {
   const aborted = (): AbortError => new AbortError(`computing the CRC-32 of ${path}`, signal?.reason);
   if (signal?.aborted) throw aborted();
-  let fd: number;
-  try {
-    fd = await open(path, 'r');
-  } catch (error) {
-    throw fromOsError(path, error);
-  }
+  const fd = await openReadOnly(path);
   try {
     const before = versionOf(await fstatBigInt(fd));
     let crc = 0;
