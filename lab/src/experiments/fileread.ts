@@ -63,9 +63,8 @@ export const fileread: Experiment = {
   headline: { metric: 'mbPerS', higherIsBetter: true },
   async run(context): Promise<ExperimentResult> {
     const fileBytes = context.quick ? QUICK_FILE_BYTES : SEED_FILE_BYTES;
-    context.progress(`making the ${fileBytes}-byte file (once) and warming the page cache`);
+    context.progress(`making the ${fileBytes}-byte file (once)`);
     const file = ensureFile(`fileread-${fileBytes}.bin`, fileBytes);
-    warmPageCache(file);
     const crcs = new Map<string, number>();
     const notes: string[] = [];
     const makeCase = (variant: string, pass: Pass): Case => ({

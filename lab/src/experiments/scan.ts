@@ -46,10 +46,9 @@ export const scan: Experiment = {
     const largeBytes = context.quick ? QUICK_LARGE_BYTES : SEED_FILE_BYTES;
     const readers = context.quick ? QUICK_READERS : READERS;
     const { root, manifest } = ensureTree(treeSpec, context.progress);
-    context.progress(`making the ${largeBytes}-byte file (once) and warming the page cache`);
+    context.progress(`making the ${largeBytes}-byte file (once)`);
     // the fileread experiment's file: made once, shared
     const large = ensureFile(`fileread-${largeBytes}.bin`, largeBytes);
-    warmPageCache(large);
     const makeCase = (variant: string, input: Input, count: number): Case => ({
       variant,
       dims: { input, readers: count },

@@ -49,12 +49,7 @@ const ZIP_FILE = 'book.zip';
 function ensureBook(): void {
   mkdirSync(path.join(dataDir(), BOOK.dir), { recursive: true });
   for (let i = 1; i <= BOOK.chapters; i++) {
-    const file = ensureFile(
-      `${BOOK.dir}/${String(i).padStart(2, '0')} Chapter.mp3`,
-      BOOK.chapterSize,
-      1000 + i,
-    );
-    warmPageCache(file);
+    ensureFile(`${BOOK.dir}/${String(i).padStart(2, '0')} Chapter.mp3`, BOOK.chapterSize, 1000 + i);
   }
 }
 
@@ -271,7 +266,6 @@ export const serve: Experiment = {
       }
       context.progress(`preparing ${workload.name} (${workload.size} bytes)`);
       const file = ensureFile(workload.name, workload.size, workload.size === 2 * MiB ? 21 : 636);
-      warmPageCache(file);
       prepared.set(workload.name, file);
     }
     const root = dataDir();

@@ -10,7 +10,7 @@
 import { mkdirSync, rmSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { CrcCache, crc32Implementation, zipDirectory } from 'sluice/zip';
-import { dataDir, ensureFile, warmPageCache, warmTree } from '../harness/data.js';
+import { dataDir, ensureFile, warmTree } from '../harness/data.js';
 import { type Case, measureInterleaved, selected } from '../harness/measure.js';
 import { runInChild } from '../harness/process.js';
 import type { Experiment, ExperimentResult, Metrics } from '../harness/types.js';
@@ -35,7 +35,6 @@ function audiobook(files: number, fileBytes: number): string {
   for (let index = 1; index <= files; index++) {
     const file = ensureFile(path.join(name, `track-${String(index).padStart(2, '0')}.mp3`), fileBytes, index);
     utimesSync(file, MTIME_SECONDS, MTIME_SECONDS);
-    warmPageCache(file);
   }
   return path.join(dataDir(), name);
 }
@@ -59,7 +58,7 @@ export const zip: Experiment = {
   async run(context): Promise<ExperimentResult> {
     const files = context.quick ? QUICK_FILES : FILES;
     const fileBytes = context.quick ? QUICK_FILE_BYTES : FILE_BYTES;
-    context.progress(`making the audiobook (${files} x ${fileBytes} bytes, once) and warming the page cache`);
+    context.progress(`making the audiobook (${files} x ${fileBytes} bytes, once)`);
     const dir = audiobook(files, fileBytes);
     const cacheDir = path.join(dataDir(), `zip-crc-cache-${process.pid}`);
     mkdirSync(cacheDir, { recursive: true });
