@@ -27,6 +27,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include "crc32-fold.h"
+#include "list-directory.h"
 #include "read-files.h"
 #include <node_api.h>
 #include <stdint.h>
@@ -384,6 +385,43 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* listDirectory(path, types: Uint8Array): the names of `path`'s entries but "." and "..", each
+   followed by '/', as one string, their d_type values in types[0 ..]; null when there are more than
+   types.length (nothing listed); a negative errno when a call failed. On the calling thread: it
+   reads at most types.length + 1 entries, so the time it blocks is bounded. See list-directory.c. */
+static napi_value list_directory_sync(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2)
+    return range_error(env, "listDirectory(path, types) takes 2 arguments");
+  char path[PATH_MAX + 1];
+  size_t path_length;
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &path_length) != napi_ok)
+    return range_error(env, "path must be a string");
+  size_t capacity;
+  void *types;
+  if (!get_typed_array(env, argv[1], napi_uint8_array, &types, &capacity))
+    return range_error(env, "types must be a Uint8Array");
+  napi_value result;
+  if (path_length >= PATH_MAX || strlen(path) != path_length) {
+    /* too long for the kernel, or a NUL inside: what open() would say */
+    napi_create_int32(env, path_length >= PATH_MAX ? -ENAMETOOLONG : -ENOENT, &result);
+    return result;
+  }
+  char *names;
+  size_t names_length, count;
+  int outcome = list_directory(path, types, capacity, &names, &names_length, &count);
+  if (outcome == LIST_DIRECTORY_OVER) napi_get_null(env, &result);
+  else if (outcome != 0) napi_create_int32(env, -outcome, &result);
+  else if (napi_create_string_utf8(env, names, names_length, &result) != napi_ok) {
+    free(names);
+    napi_throw_error(env, NULL, "listDirectory: cannot make the names' string");
+    return NULL;
+  }
+  free(names);
+  return result;
+}
+
 static int export_function(napi_env env, napi_value exports, const char *name, napi_callback callback) {
   napi_value function;
   return napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, NULL, &function) == napi_ok &&
@@ -394,7 +432,8 @@ static napi_value init(napi_env env, napi_value exports) {
   long size = sysconf(_SC_PAGESIZE);
   page_size = size > 0 ? (size_t)size : 4096;
   if (!export_function(env, exports, "readPopulated", read_populated) ||
-      !export_function(env, exports, "readFiles", read_files))
+      !export_function(env, exports, "readFiles", read_files) ||
+      !export_function(env, exports, "listDirectory", list_directory_sync))
     return NULL;
   /* the CRC functions only where the carry-less multiply is there: else sluice keeps its JavaScript
      path. SLUICE_NATIVE_CRC=sse keeps to the SSE code on AVX-512 machines (the tests check both). */

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const sources = ['sluice-native.c', 'crc32-fold.c', 'read-files.c'].map((name) =>
+const sources = ['sluice-native.c', 'crc32-fold.c', 'read-files.c', 'list-directory.c'].map((name) =>
   path.join(root, 'native', name),
 );
 const output = path.join(root, 'build', 'sluice-native.node');
@@ -88,5 +88,5 @@ if (check.status !== 0) {
 fs.renameSync(temporary, output);
 if (!quiet)
   console.log(
-    `sluice: built ${path.relative(root, output)} (populated reads for readAll, CRC-32 for sluice/zip, batch reads for scanTree)`,
+    `sluice: built ${path.relative(root, output)} (populated reads for readAll, CRC-32 for sluice/zip, batch reads and directory listings for scanTree)`,
   );

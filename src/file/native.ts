@@ -11,6 +11,8 @@
  *   `crc32Read` on the threadpool instead of on worker threads, and `crc32` is its first choice.
  * - `readFiles`: small files read whole into one buffer with no JavaScript between them
  *   (`native/read-files.c`); scanTree's worker-thread visits read their batches with it.
+ * - `listDirectory`: a small directory's names and types in one call, on the calling thread
+ *   (`native/list-directory.c`); scanTree's walk lists directories with it.
  */
 import { createRequire } from 'node:module';
 
@@ -73,12 +75,33 @@ export const ReadFilesOutcome = { WHOLE: 0, NOT_A_FILE: 1, TOO_BIG: 2, FAILED: 3
 /** The call that failed, by the third number of a FAILED outcome. */
 export const READ_FILES_CALLS = ['open', 'fstat', 'read'] as const;
 
+/**
+ * Lists `path`'s entries but `.` and `..` on the calling thread, if there are at most
+ * `types.length`: returns their names, each followed by `/`, as one string, with their `d_type`
+ * values (`DirentType`; never unknown: resolved with `fstatat`, links not followed) in `types[0 ..]`;
+ * `null` when there are more (nothing listed, and no more than `types.length + 1` were read); a
+ * negative errno when a call failed (ENOENT, ENOTDIR, EACCES...).
+ */
+export type ListDirectory = (path: string, types: Uint8Array) => string | null | number;
+
+/** `d_type` values (`<dirent.h>`), as `listDirectory` reports them. */
+export const DirentType = {
+  FIFO: 1,
+  CHARACTER_DEVICE: 2,
+  DIRECTORY: 4,
+  BLOCK_DEVICE: 6,
+  FILE: 8,
+  SYMBOLIC_LINK: 10,
+  SOCKET: 12,
+} as const;
+
 interface Addon {
   readPopulated?: ReadPopulated;
   crc32Read?: Crc32Read;
   crc32?: Crc32;
   crc32Kind?: string;
   readFiles?: ReadFiles;
+  listDirectory?: ListDirectory;
 }
 
 function load(): Addon {
@@ -102,6 +125,9 @@ export const readPopulated: ReadPopulated | undefined = functionOrUndefined(addo
 
 /** The addon's batch of whole small files, when built and enabled. */
 export const readFiles: ReadFiles | undefined = functionOrUndefined(addon.readFiles);
+
+/** The addon's bounded directory listing, when built and enabled. */
+export const listDirectory: ListDirectory | undefined = functionOrUndefined(addon.listDirectory);
 
 /** The addon's CRC-32 of a file range on the threadpool, when built, enabled and the CPU allows. */
 export const crc32Read: Crc32Read | undefined = functionOrUndefined(addon.crc32Read);

@@ -38,6 +38,7 @@ import {
 import { debugEnabled } from '../internal/debug.js';
 import { Fifo } from '../internal/fifo.js';
 import { isPromiseLike } from '../internal/promise-like.js';
+import { type DirectoryEntry, listDirectory } from './list-directory.js';
 import { fromOsError, kindOf } from './os-errors.js';
 import { openReader } from './reader.js';
 import { ResidentReader } from './resident-reader.js';
@@ -604,7 +605,7 @@ class Scan {
 
   /** Lists and classifies one directory; never rejects. */
   async #list(directory: Pending): Promise<Listing | { error: SluiceError }> {
-    let entries: fs.Dirent[];
+    let entries: DirectoryEntry[];
     try {
       entries = await listDirectory(directory.path);
     } catch (error) {
@@ -619,7 +620,7 @@ class Scan {
         relativePath:
           directory.relativePath === '' ? entry.name : directory.relativePath + nodePath.sep + entry.name,
       };
-      let stats: fs.Stats | fs.Dirent = entry;
+      let stats: fs.Stats | DirectoryEntry = entry;
       if (entry.isSymbolicLink() || (this.#follow && entry.isDirectory())) {
         if (!this.#follow) {
           listing.skippedSymlinks++;
@@ -819,36 +820,6 @@ export function failureError(file: Pending, failure: FileFailure): SluiceError {
       return fromOsError(file.path, Object.assign(new Error(failure.message), { code: failure.code }));
   }
 }
-
-/**
- * Lists a directory. A small one (its size, as `stat` reports it, at most `SYNC_LIST_BYTES`)
- * is listed with `readdirSync` right here: ~11 us for a kernel-sized directory of ~18 entries,
- * where the threadpool round trip cost ~15 us of this thread plus the pool thread's CPU (in
- * the `scan` experiment, 4,045 directories: ~45 ms in all synchronously, ~150 ms of CPU through
- * the pool, competing with the readers for 2 cores). A larger one goes to the threadpool, so that
- * a directory of a million entries never blocks the event loop (~0.6 us per entry).
- */
-function listDirectory(path: string): Promise<fs.Dirent[]> {
-  let small = false;
-  try {
-    small = fs.statSync(path).size <= SYNC_LIST_BYTES;
-  } catch {
-    // listed below, which reports the error
-  }
-  if (small) {
-    try {
-      return Promise.resolve(fs.readdirSync(path, { withFileTypes: true }));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-  return new Promise((resolve, reject) => {
-    fs.readdir(path, { withFileTypes: true }, (error, entries) => (error ? reject(error) : resolve(entries)));
-  });
-}
-
-/** Directories up to this size (bytes, as `stat` reports it: ext4 ~30 per entry) are listed synchronously. */
-const SYNC_LIST_BYTES = 64 * 1024;
 
 function validate(dir: string, visit: ScanVisitor | ScanWorkerVisitor, options: ScanOptions): void {
   if (typeof dir !== 'string' || dir.length === 0)

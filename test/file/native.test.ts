@@ -317,12 +317,18 @@ function writeFileBytes(file: string, seed: number): Buffer {
   return bytes;
 }
 
-test('scanTree, readAll and sluice/zip suites pass without the addon (SLUICE_NATIVE=0)', {
+test('scanTree, its listing, readAll and sluice/zip suites pass without the addon (SLUICE_NATIVE=0)', {
   skip: readPopulated === undefined ? 'without the addon, the suites themselves run that way' : false,
 }, () => {
   // without NODE_TEST_CONTEXT, the child runs its files as a test run of its own (TAP on stdout)
   const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-  const suites = ['file/scan.test.js', 'file/read-all.test.js', 'zip/deferred.test.js', 'zip/plan.test.js'];
+  const suites = [
+    'file/scan.test.js',
+    'file/list-directory.test.js',
+    'file/read-all.test.js',
+    'zip/deferred.test.js',
+    'zip/plan.test.js',
+  ];
   const child = spawnSync(
     process.execPath,
     ['--test', ...suites.map((suite) => path.join(root, 'dist/test', suite))],
