@@ -324,6 +324,14 @@ static napi_value crc32_sync(napi_env env, napi_callback_info info) {
 
 /* ---- small files read whole: readFiles ------------------------------------------------------ */
 
+/* A path read into a PATH_MAX + 1 buffer as `length` bytes that open() cannot take: the errno open()
+   would give (ENAMETOOLONG for one too long for the kernel, ENOENT for a NUL inside, where the
+   kernel would stop reading it), or 0. */
+static int path_error(const char *path, size_t length) {
+  if (length >= PATH_MAX) return ENAMETOOLONG;
+  return strlen(path) != length ? ENOENT : 0;
+}
+
 /* readFiles(paths: string[], from, buffer: Uint8Array, outcomes: Float64Array): number of paths
    handled, from `from` on, on the calling thread (a worker's: it blocks). Outcomes: see read-files.h.
    Stops before a file that does not fit in what is left of the buffer, and after one too big for
@@ -362,10 +370,10 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
       close_directory(&directory);
       return range_error(env, "paths must be an array of strings");
     }
-    if (path_length >= PATH_MAX || strlen(path) != path_length) {
-      /* too long for the kernel, or a NUL inside: what open() would say */
+    int unopenable = path_error(path, path_length);
+    if (unopenable != 0) {
       outcome[0] = READ_FILES_FAILED;
-      outcome[1] = path_length >= PATH_MAX ? ENAMETOOLONG : ENOENT;
+      outcome[1] = unopenable;
       outcome[2] = READ_FILES_OPEN;
       continue;
     }
@@ -404,9 +412,9 @@ static napi_value list_directory_sync(napi_env env, napi_callback_info info) {
   if (!get_typed_array(env, argv[1], napi_uint8_array, &types, &capacity))
     return range_error(env, "types must be a Uint8Array");
   napi_value result;
-  if (path_length >= PATH_MAX || strlen(path) != path_length) {
-    /* too long for the kernel, or a NUL inside: what open() would say */
-    napi_create_int32(env, path_length >= PATH_MAX ? -ENAMETOOLONG : -ENOENT, &result);
+  int unopenable = path_error(path, path_length);
+  if (unopenable != 0) {
+    napi_create_int32(env, -unopenable, &result);
     return result;
   }
   char *names;

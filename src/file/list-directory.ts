@@ -33,7 +33,7 @@ export interface DirectoryEntry {
 export const SYNC_LIST_ENTRIES = 2048;
 
 /** Without the addon: directories up to this size (bytes, as `stat` reports it) are listed synchronously. */
-export const SYNC_LIST_BYTES = 64 * 1024;
+const SYNC_LIST_BYTES = 64 * 1024;
 
 /** One entry as the addon listed it: its name and `d_type`. */
 class ListedEntry implements DirectoryEntry {
