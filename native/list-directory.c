@@ -12,9 +12,14 @@
  * until it returns 0, close). In the whole `scan` (sluice, 16 readers, 10 alternating fresh
  * processes) that is within the noise: 759 against 772 ms median wall.
  *
+ * Sorted here: the walk takes entries in name order, and sorting them in JavaScript (a comparator
+ * call per comparison, objects to keep names and types together) cost ~20 ms of the main thread
+ * in the lab's `scan` (74,000 entries); qsort over (offset, length, type) records costs a few.
+ *
  * Invariants: the directory is closed before returning, whatever happens; at most `capacity` types
  * are written, and none past an OVER or an error; the names are one buffer, each followed by '/',
- * so that JavaScript gets one string to split instead of one string per entry.
+ * so that JavaScript gets one string to split instead of one string per entry; on success they are
+ * in byte order (for UTF-8 names, code point order), types[i] the type of the i-th.
  */
 #define _GNU_SOURCE
 #include "list-directory.h"
@@ -53,6 +58,55 @@ struct linux_dirent64 {
   unsigned char d_type;
   char d_name[];
 };
+
+/* One listed entry while sorting: its name is names[start, start + length). */
+struct listed {
+  size_t start;
+  size_t length;
+  uint8_t type;
+};
+
+/* Byte order of the names in `names` (for UTF-8, code point order), a name before any longer one
+   it begins. */
+static int compare_listed(const void *left, const void *right, void *names) {
+  const struct listed *a = left, *b = right;
+  size_t shorter = a->length < b->length ? a->length : b->length;
+  int order = memcmp((const char *)names + a->start, (const char *)names + b->start, shorter);
+  if (order != 0) return order;
+  return a->length < b->length ? -1 : a->length > b->length;
+}
+
+/* Puts the `count` names of `*names` (each followed by '/') and their types in name order. ENOMEM
+   when it cannot allocate (nothing changed then). */
+static int sort_listing(char **names, size_t names_length, uint8_t *types, size_t count) {
+  if (count < 2) return 0;
+  struct listed *entries = malloc(count * sizeof *entries);
+  char *sorted = malloc(names_length);
+  if (entries == NULL || sorted == NULL) {
+    free(entries);
+    free(sorted);
+    return ENOMEM;
+  }
+  size_t start = 0;
+  for (size_t index = 0; index < count; index++) {
+    const char *slash = memchr(*names + start, '/', names_length - start);
+    entries[index].start = start;
+    entries[index].length = (size_t)(slash - (*names + start));
+    entries[index].type = types[index];
+    start += entries[index].length + 1;
+  }
+  qsort_r(entries, count, sizeof *entries, compare_listed, *names);
+  size_t written = 0;
+  for (size_t index = 0; index < count; index++) {
+    memcpy(sorted + written, *names + entries[index].start, entries[index].length + 1);
+    written += entries[index].length + 1;
+    types[index] = entries[index].type;
+  }
+  free(entries);
+  free(*names);
+  *names = sorted;
+  return 0;
+}
 
 int list_directory(const char *path, uint8_t *types, size_t capacity, char **names, size_t *names_length,
                    size_t *count) {
@@ -98,6 +152,7 @@ int list_directory(const char *path, uint8_t *types, size_t capacity, char **nam
     }
   }
   close(fd);
+  if (result == 0) result = sort_listing(names, *names_length, types, *count);
   if (result != 0) {
     free(*names);
     *names = NULL;

@@ -7,7 +7,8 @@
 /* What list_directory() returns besides 0 (listed): more entries than `capacity` (nothing listed). */
 #define LIST_DIRECTORY_OVER -1
 
-/* Lists `path`'s entries but "." and "..": their names, each followed by '/' (which no name holds),
+/* Lists `path`'s entries but "." and "..", in byte order of their names (a name before any longer
+   one it begins): their names, each followed by '/' (which no name holds),
    into a buffer of *names_length bytes it allocates (*names; the caller frees it, also after a
    failure: NULL then), and their types (DT_REG, DT_DIR, DT_LNK... as d_type has them; never
    DT_UNKNOWN: resolved with fstatat, not following links) into types[0 .. *count). Returns 0, or

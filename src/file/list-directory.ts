@@ -17,9 +17,55 @@ import fs from 'node:fs';
 import { getSystemErrorName } from 'node:util';
 import { DirentType, listDirectory as listNative } from './native.js';
 
-/** What the walk needs to know of an entry (an `fs.Dirent` is one). */
-export interface DirectoryEntry {
-  readonly name: string;
+/**
+ * A directory's entries but `.` and `..`, in name order: `names[i]` is of type `types[i]` (a
+ * `DirentType`; 0 when the file system said nothing and readdir could not tell).
+ *
+ * Name order is the order of the names' UTF-8 bytes, which is their code point order (the addon
+ * sorts bytes with qsort; without it they are sorted by code point in JavaScript). It differs from
+ * JavaScript's `<` (UTF-16 code units) only between characters above U+FFFF and U+E000-U+FFFF.
+ */
+export interface DirectoryListing {
+  readonly names: string[];
+  readonly types: Uint8Array;
+}
+
+/** Directories of at most this many entries are listed on the calling thread (natively). */
+export const SYNC_LIST_ENTRIES = 2048;
+
+/** Without the addon: directories up to this size (bytes, as `stat` reports it) are listed synchronously. */
+const SYNC_LIST_BYTES = 64 * 1024;
+
+/** Filled by each native call and copied before the next (one thread, no await in between). */
+const nativeTypes = new Uint8Array(SYNC_LIST_ENTRIES);
+
+/** Lists `path` in name order; rejects with an fs-shaped error (`code`, `syscall`, `path`). */
+export function listDirectory(path: string): Promise<DirectoryListing> {
+  if (listNative !== undefined) {
+    const listed = listNative(path, nativeTypes);
+    if (typeof listed === 'string') {
+      const names = listed.split('/');
+      names.pop(); // after the last '/'
+      return Promise.resolve({ names, types: nativeTypes.slice(0, names.length) });
+    }
+    if (typeof listed === 'number') return Promise.reject(listingError(path, listed));
+    // null: more than SYNC_LIST_ENTRIES entries, listed on the threadpool below
+  } else if (smallBySize(path)) {
+    try {
+      return Promise.resolve(fromDirents(fs.readdirSync(path, { withFileTypes: true })));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  return new Promise((resolve, reject) => {
+    fs.readdir(path, { withFileTypes: true }, (error, entries) =>
+      error ? reject(error) : resolve(fromDirents(entries)),
+    );
+  });
+}
+
+/** What both `fs.Dirent` and `fs.Stats` can say of a file's type. */
+interface TypePredicates {
   isFile(): boolean;
   isDirectory(): boolean;
   isSymbolicLink(): boolean;
@@ -29,74 +75,65 @@ export interface DirectoryEntry {
   isBlockDevice(): boolean;
 }
 
-/** Directories of at most this many entries are listed on the calling thread (natively). */
-export const SYNC_LIST_ENTRIES = 2048;
+/** The `DirentType` of a Dirent or Stats (0 when none of its predicates holds). */
+export function direntTypeOf(entry: TypePredicates): number {
+  if (entry.isFile()) return DirentType.FILE;
+  if (entry.isDirectory()) return DirentType.DIRECTORY;
+  if (entry.isSymbolicLink()) return DirentType.SYMBOLIC_LINK;
+  if (entry.isFIFO()) return DirentType.FIFO;
+  if (entry.isSocket()) return DirentType.SOCKET;
+  if (entry.isCharacterDevice()) return DirentType.CHARACTER_DEVICE;
+  if (entry.isBlockDevice()) return DirentType.BLOCK_DEVICE;
+  return 0;
+}
 
-/** Without the addon: directories up to this size (bytes, as `stat` reports it) are listed synchronously. */
-const SYNC_LIST_BYTES = 64 * 1024;
-
-/** One entry as the addon listed it: its name and `d_type`. */
-class ListedEntry implements DirectoryEntry {
-  readonly name: string;
-  readonly #type: number;
-
-  constructor(name: string, type: number) {
-    this.name = name;
-    this.#type = type;
-  }
-
-  isFile(): boolean {
-    return this.#type === DirentType.FILE;
-  }
-  isDirectory(): boolean {
-    return this.#type === DirentType.DIRECTORY;
-  }
-  isSymbolicLink(): boolean {
-    return this.#type === DirentType.SYMBOLIC_LINK;
-  }
-  isFIFO(): boolean {
-    return this.#type === DirentType.FIFO;
-  }
-  isSocket(): boolean {
-    return this.#type === DirentType.SOCKET;
-  }
-  isCharacterDevice(): boolean {
-    return this.#type === DirentType.CHARACTER_DEVICE;
-  }
-  isBlockDevice(): boolean {
-    return this.#type === DirentType.BLOCK_DEVICE;
+/** What a `DirentType` is called in messages (`NotAFileError`'s kind). */
+export function kindOfType(type: number): string {
+  switch (type) {
+    case DirentType.DIRECTORY:
+      return 'directory';
+    case DirentType.FIFO:
+      return 'FIFO';
+    case DirentType.SOCKET:
+      return 'socket';
+    case DirentType.CHARACTER_DEVICE:
+      return 'character device';
+    case DirentType.BLOCK_DEVICE:
+      return 'block device';
+    default:
+      return 'special file';
   }
 }
 
-/** Filled by each native call and read before the next (one thread, no await in between). */
-const types = new Uint8Array(SYNC_LIST_ENTRIES);
-
-/** Lists `path`, in no particular order; rejects with an fs-shaped error (`code`, `syscall`, `path`). */
-export function listDirectory(path: string): Promise<DirectoryEntry[]> {
-  if (listNative !== undefined) {
-    const listed = listNative(path, types);
-    if (typeof listed === 'string') return Promise.resolve(toEntries(listed));
-    if (typeof listed === 'number') return Promise.reject(listingError(path, listed));
-    // null: more than SYNC_LIST_ENTRIES entries, listed on the threadpool below
-  } else if (smallBySize(path)) {
-    try {
-      return Promise.resolve(fs.readdirSync(path, { withFileTypes: true }));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+/** readdir's entries as a listing: sorted by code point, as the addon sorts them by byte. */
+function fromDirents(entries: fs.Dirent[]): DirectoryListing {
+  entries.sort((a, b) => compareCodePoints(a.name, b.name));
+  const names: string[] = new Array(entries.length);
+  const types = new Uint8Array(entries.length);
+  for (let index = 0; index < entries.length; index++) {
+    names[index] = entries[index]!.name;
+    types[index] = direntTypeOf(entries[index]!);
   }
-  return new Promise((resolve, reject) => {
-    fs.readdir(path, { withFileTypes: true }, (error, entries) => (error ? reject(error) : resolve(entries)));
-  });
+  return { names, types };
 }
 
-/** The names string (each name followed by '/') and `types`, as entries. */
-function toEntries(names: string): ListedEntry[] {
-  const split = names.split('/');
-  const entries: ListedEntry[] = new Array(split.length - 1);
-  for (let index = 0; index < entries.length; index++)
-    entries[index] = new ListedEntry(split[index]!, types[index]!);
-  return entries;
+/**
+ * Code point order, as UTF-8 byte order is: UTF-16 code units compare the same way except that a
+ * surrogate (0xD800-0xDFFF, half of a character above U+FFFF) must come after 0xE000-0xFFFF.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let index = 0; index < length; index++) {
+    const x = a.charCodeAt(index);
+    const y = b.charCodeAt(index);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+function codePointRank(unit: number): number {
+  if (unit < 0xd800) return unit;
+  return unit < 0xe000 ? unit + 0x2000 : unit - 0x800;
 }
 
 /** The error `readdirSync` would throw for errno `-negativeErrno`. */

@@ -11,8 +11,9 @@
  * - directory listings pause while `max(1024, 64 * concurrency)` files wait to be visited, so the
  *   queue of pending paths stays bounded by that plus one directory's entries; batches are
  *   bounded by the slabs (two per worker);
- * - files are queued in one order (depth first, names sorted) whatever finishes first, and batches
- *   are visited in the order sent: visits start in that order (at concurrency 1 they run in it);
+ * - files are queued in one order (depth first, names in code point order: `listDirectory`)
+ *   whatever finishes first, and batches are visited in the order sent: visits start in that
+ *   order (at concurrency 1 they run in it);
  *   every entry ends in exactly one place: visited, reported as a problem, filtered, or counted as a
  *   skipped link; problems are returned sorted by path;
  * - a slab is lent to one batch at a time and comes back only when every visit of its files has
@@ -38,7 +39,8 @@ import {
 import { debugEnabled } from '../internal/debug.js';
 import { Fifo } from '../internal/fifo.js';
 import { isPromiseLike } from '../internal/promise-like.js';
-import { type DirectoryEntry, listDirectory } from './list-directory.js';
+import { type DirectoryListing, direntTypeOf, kindOfType, listDirectory } from './list-directory.js';
+import { DirentType } from './native.js';
 import { fromOsError, kindOf } from './os-errors.js';
 import { openReader } from './reader.js';
 import { ResidentReader } from './resident-reader.js';
@@ -290,9 +292,25 @@ interface WalkStep {
   listed?: Listing | { error: SluiceError };
 }
 
+/** The entry `name` of `directory`: made only where a path is needed (most files need none here). */
+function entryOf(directory: Pending, name: string): Pending {
+  return {
+    path: directory.path + nodePath.sep + name,
+    relativePath: directory.relativePath === '' ? name : directory.relativePath + nodePath.sep + name,
+  };
+}
+
+/** A directory's regular files waiting in the queue, in name order, from `next` on. */
+interface FileRun {
+  directory: Pending;
+  names: string[];
+  next: number;
+}
+
 /** A directory's entries, sorted by name and classified (links stat'ed) while listing ahead. */
 interface Listing {
-  files: Pending[];
+  /** The regular files' names, in name order. */
+  files: string[];
   subdirectories: Array<{ item: Pending; key: string | undefined }>;
   problems: Array<{ item: Pending; error: SluiceError }>;
   skippedSymlinks: number;
@@ -302,7 +320,9 @@ interface Listing {
 /** Files sent to a worker together, and what came back. */
 interface Batch {
   id: number;
-  files: Pending[];
+  /** File i is `names[i]` in `directories[i]` (no object per file: `entryOf` makes one when needed). */
+  directories: Pending[];
+  names: string[];
   /** The worker's answer, once back. */
   reply: WorkerReply | undefined;
   /** The next file to visit. */
@@ -335,7 +355,9 @@ class Scan {
    * files enter the queue in one order, the same on every run, whatever finishes first.
    */
   readonly #walk: WalkStep[] = [];
-  readonly #files = new Fifo<Pending>(256);
+  readonly #files = new Fifo<FileRun>(64);
+  /** Files in `#files`, every run's names from its `next` on. */
+  #queuedFiles = 0;
   readonly #highWater: number;
   /** `dev:ino` of each directory consumed, when following links (a loop shows up as a repeat). */
   readonly #seenDirectories = new Map<string, string>();
@@ -419,7 +441,7 @@ class Scan {
   #pump(): void {
     if (this.#fatal === undefined) {
       // Consume listed directories from the top while the file queue has room.
-      while (this.#walk.length > 0 && this.#files.length < this.#highWater) {
+      while (this.#walk.length > 0 && this.#queuedFiles < this.#highWater) {
         const top = this.#walk[this.#walk.length - 1]!;
         if (top.listed === undefined) break;
         this.#walk.pop();
@@ -427,8 +449,8 @@ class Scan {
         if (this.#fatal !== undefined) break;
       }
       if (this.#workers === undefined) {
-        while (this.#visiting < this.#concurrency && this.#files.length > 0)
-          this.#startVisit(this.#files.shift()!);
+        while (this.#visiting < this.#concurrency && this.#queuedFiles > 0)
+          this.#startVisit(this.#takeFile());
       } else {
         this.#dispatchBatches(this.#workers);
         this.#visitBatches(this.#workers);
@@ -438,7 +460,7 @@ class Scan {
       // List ahead: the steps nearest the top first, within the queue's room.
       for (
         let index = this.#walk.length - 1;
-        index >= 0 && this.#listing < DIRECTORY_CONCURRENCY && this.#files.length < this.#highWater;
+        index >= 0 && this.#listing < DIRECTORY_CONCURRENCY && this.#queuedFiles < this.#highWater;
         index--
       ) {
         const step = this.#walk[index]!;
@@ -454,24 +476,30 @@ class Scan {
     }
     // Batches out on the workers always come back (their files are closed there) before we settle.
     const idle = this.#visiting === 0 && this.#listing === 0 && (this.#workers?.inFlight ?? 0) === 0;
-    const drained = this.#files.length === 0 && this.#walk.length === 0 && this.#batches.length === 0;
+    const drained = this.#queuedFiles === 0 && this.#walk.length === 0 && this.#batches.length === 0;
     if (idle && (this.#fatal !== undefined || drained)) this.#settle();
   }
 
   /** Hands queued files to the worker threads, up to `SCAN_BATCH_FILES` per message, while slabs are free. */
   #dispatchBatches(workers: ScanWorkers): void {
-    while (this.#files.length > 0 && workers.ready) {
-      const files: Pending[] = [];
-      while (files.length < SCAN_BATCH_FILES && this.#files.length > 0) files.push(this.#files.shift()!);
+    while (this.#queuedFiles > 0 && workers.ready) {
+      const directories: Pending[] = [];
+      const names: string[] = [];
+      const paths: string[] = [];
+      while (names.length < SCAN_BATCH_FILES && this.#queuedFiles > 0) {
+        const run = this.#files.peek()!;
+        const name = run.names[run.next++]!;
+        if (run.next === run.names.length) this.#files.shift();
+        this.#queuedFiles--;
+        directories.push(run.directory);
+        names.push(name);
+        paths.push(run.directory.path + nodePath.sep + name);
+      }
       const id =
         this.#visit === undefined
-          ? workers.sendVisit(files.map((file) => file.path).join(PATH_SEPARATOR))
-          : workers.sendRead(
-              files.map((file) => file.path),
-              WHOLE_FILE_BYTES,
-              SCAN_SLAB_BYTES,
-            );
-      this.#batches.push({ id, files, reply: undefined, cursor: 0, visits: 0, released: false });
+          ? workers.sendVisit(paths.join(PATH_SEPARATOR))
+          : workers.sendRead(paths, WHOLE_FILE_BYTES, SCAN_SLAB_BYTES);
+      this.#batches.push({ id, directories, names, reply: undefined, cursor: 0, visits: 0, released: false });
     }
   }
 
@@ -488,16 +516,16 @@ class Scan {
       if (outcome.kind !== 'read') {
         // visited on a worker thread already: account for it, in walk order
         this.#batches.shift();
-        if (outcome.kind === 'visit') this.#applyVisits(batch.files, outcome);
+        if (outcome.kind === 'visit') this.#applyVisits(batch, outcome);
         else this.#fail(visitorError(outcome, this.#workerVisitor!.module));
         continue;
       }
-      if (batch.cursor === batch.files.length) {
+      if (batch.cursor === batch.names.length) {
         this.#batches.shift();
         this.#releaseIfDone(workers, batch);
         continue;
       }
-      const file = batch.files[batch.cursor]!;
+      const file = entryOf(batch.directories[batch.cursor]!, batch.names[batch.cursor]!);
       const result = outcome.outcomes[batch.cursor]!;
       batch.cursor++;
       if (result.kind === 'read') {
@@ -512,7 +540,7 @@ class Scan {
   }
 
   /** Accounts for a batch visited on a worker thread: the summary, `onResult` in walk order, problems. */
-  #applyVisits(files: Pending[], reply: VisitReply): void {
+  #applyVisits(batch: Batch, reply: VisitReply): void {
     const { sizes, notes } = reply;
     let next = 0; // the next note
     for (let index = 0; index < sizes.length && this.#fatal === undefined; index++) {
@@ -522,7 +550,7 @@ class Scan {
         this.#visited(size);
         continue;
       }
-      const file = files[index]!;
+      const file = entryOf(batch.directories[index]!, batch.names[index]!);
       const outcome = notes[next++]!.outcome;
       if (outcome.kind !== 'visited') {
         this.#problem(file, failureError(file, outcome));
@@ -544,7 +572,7 @@ class Scan {
 
   /** Lends the slab out again once every file of the batch was visited (exactly once per batch). */
   #releaseIfDone(workers: ScanWorkers, batch: Batch): void {
-    if (batch.released || batch.visits > 0 || batch.cursor < batch.files.length) return;
+    if (batch.released || batch.visits > 0 || batch.cursor < batch.names.length) return;
     batch.released = true;
     workers.release((batch.reply as { slab: number }).slab);
   }
@@ -588,6 +616,15 @@ class Scan {
     this.#summary.bytes += size;
   }
 
+  /** The next queued file, as an entry (with `workers: 0`, where every file gets a reader here). */
+  #takeFile(): Pending {
+    const run = this.#files.peek()!;
+    const name = run.names[run.next++]!;
+    if (run.next === run.names.length) this.#files.shift();
+    this.#queuedFiles--;
+    return entryOf(run.directory, name);
+  }
+
   #startVisit(file: Pending): void {
     this.#visiting++;
     void this.#visitFile(file).finally(() => {
@@ -605,27 +642,28 @@ class Scan {
 
   /** Lists and classifies one directory; never rejects. */
   async #list(directory: Pending): Promise<Listing | { error: SluiceError }> {
-    let entries: DirectoryEntry[];
+    let listed: DirectoryListing;
     try {
-      entries = await listDirectory(directory.path);
+      // in name order: the walk follows one order on every run
+      listed = await listDirectory(directory.path);
     } catch (error) {
       return { error: fromOsError(directory.path, error) };
     }
-    // Sorted by name: the walk follows one order on every run.
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const { names, types } = listed;
     const listing: Listing = { files: [], subdirectories: [], problems: [], skippedSymlinks: 0, filtered: 0 };
-    for (const entry of entries) {
-      const item: Pending = {
-        path: directory.path + nodePath.sep + entry.name,
-        relativePath:
-          directory.relativePath === '' ? entry.name : directory.relativePath + nodePath.sep + entry.name,
-      };
-      let stats: fs.Stats | DirectoryEntry = entry;
-      if (entry.isSymbolicLink() || (this.#follow && entry.isDirectory())) {
+    for (let index = 0; index < names.length; index++) {
+      const name = names[index]!;
+      let type = types[index]!;
+      // Objects and paths only for what is not a plain file: a file needs its name alone until sent.
+      let item: Pending | undefined;
+      let key: string | undefined;
+      if (type === DirentType.SYMBOLIC_LINK || (this.#follow && type === DirentType.DIRECTORY)) {
         if (!this.#follow) {
           listing.skippedSymlinks++;
           continue;
         }
+        item = entryOf(directory, name);
+        let stats: fs.Stats;
         try {
           stats = await fs.promises.stat(item.path);
         } catch (error) {
@@ -634,17 +672,23 @@ class Scan {
           listing.problems.push({ item, error: problem });
           continue;
         }
+        type = direntTypeOf(stats);
+        key = `${stats.dev}:${stats.ino}`;
       }
-      const isDirectory = stats.isDirectory();
-      if (this.#filter !== undefined && !this.#filter({ ...item, isDirectory })) {
-        listing.filtered++;
-        continue;
+      if (this.#filter !== undefined) {
+        item ??= entryOf(directory, name);
+        if (!this.#filter({ ...item, isDirectory: type === DirentType.DIRECTORY })) {
+          listing.filtered++;
+          continue;
+        }
       }
-      if (stats.isFile()) listing.files.push(item);
-      else if (isDirectory) {
-        const key = this.#follow ? `${(stats as fs.Stats).dev}:${(stats as fs.Stats).ino}` : undefined;
-        listing.subdirectories.push({ item, key });
-      } else listing.problems.push({ item, error: new NotAFileError(item.path, kindOf(stats)) });
+      if (type === DirentType.FILE) listing.files.push(name);
+      else if (type === DirentType.DIRECTORY) {
+        listing.subdirectories.push({ item: item ?? entryOf(directory, name), key });
+      } else {
+        item ??= entryOf(directory, name);
+        listing.problems.push({ item, error: new NotAFileError(item.path, kindOfType(type)) });
+      }
     }
     return listing;
   }
@@ -661,7 +705,10 @@ class Scan {
     this.#summary.skippedSymlinks += listed.skippedSymlinks;
     this.#summary.filtered += listed.filtered;
     for (const { item, error } of listed.problems) this.#problem(item, error);
-    for (const file of listed.files) this.#files.push(file);
+    if (listed.files.length > 0) {
+      this.#files.push({ directory, names: listed.files, next: 0 });
+      this.#queuedFiles += listed.files.length;
+    }
     const accepted: Pending[] = [];
     for (const { item, key } of listed.subdirectories) {
       if (key !== undefined) {

@@ -12,7 +12,12 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { type DirectoryEntry, listDirectory, SYNC_LIST_ENTRIES } from '../../src/file/list-directory.js';
+import {
+  compareCodePoints,
+  type DirectoryListing,
+  listDirectory,
+  SYNC_LIST_ENTRIES,
+} from '../../src/file/list-directory.js';
 import { listDirectory as listNative } from '../../src/file/native.js';
 import { openFds, runAsNobody, tempDir } from '../helpers/files.js';
 
@@ -25,8 +30,21 @@ before(() => {
 });
 after(() => cleanup());
 
+/** What a Dirent says of an entry: its name and every type predicate. */
+type TypedEntry = Pick<
+  Dirent,
+  | 'name'
+  | 'isFile'
+  | 'isDirectory'
+  | 'isSymbolicLink'
+  | 'isFIFO'
+  | 'isSocket'
+  | 'isCharacterDevice'
+  | 'isBlockDevice'
+>;
+
 /** An entry as a comparable line: its name and every type predicate. */
-function describeEntry(entry: DirectoryEntry | Dirent): string {
+function describeEntry(entry: TypedEntry): string {
   const kinds = [
     entry.isFile() && 'file',
     entry.isDirectory() && 'directory',
@@ -41,6 +59,18 @@ function describeEntry(entry: DirectoryEntry | Dirent): string {
 
 function expected(folder: string): string[] {
   return readdirSync(folder, { withFileTypes: true }).map(describeEntry).sort();
+}
+
+/** Byte order of the names' UTF-8, as the addon sorts them. */
+function byBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** A listing's entries as lines, after checking that they come in name order (UTF-8 bytes). */
+function linesInOrder(listing: DirectoryListing): string[] {
+  assert.deepEqual(listing.names, [...listing.names].sort(byBytes), 'names in byte order');
+  assert.equal(listing.types.length, listing.names.length);
+  return listing.names.map((name, index) => describeEntry(entryOf(name, listing.types[index]!))).sort();
 }
 
 /** The names a property run may create: odd ones included (dots, spaces, a newline, non-ASCII). */
@@ -108,6 +138,7 @@ describe('the addon: listDirectory(path, types)', { skip: skipNative }, () => {
           assert.equal(typeof listed, 'string');
           const names = (listed as string).split('/');
           assert.equal(names.pop(), '', 'each name is followed by a slash');
+          assert.deepEqual(names, [...names].sort(byBytes), 'in byte order of the names');
           const got = names.map((name, index) => describeEntry(entryOf(name, types[index]!))).sort();
           assert.deepEqual(got, expected(folder));
           rmSync(folder, { recursive: true });
@@ -199,7 +230,7 @@ describe('the addon: listDirectory(path, types)', { skip: skipNative }, () => {
 });
 
 /** An entry from a name and a d_type, through the wrapper's own reading (one entry listed alone). */
-function entryOf(name: string, type: number): DirectoryEntry {
+function entryOf(name: string, type: number): TypedEntry {
   const is = (value: number) => () => type === value;
   return {
     name,
@@ -227,7 +258,7 @@ describe("listDirectory (the walk's listing, with the addon or without)", () => 
     ]) {
       make(folder, name!, kind!);
     }
-    const got = (await listDirectory(folder)).map(describeEntry).sort();
+    const got = linesInOrder(await listDirectory(folder));
     assert.deepEqual(got, expected(folder));
   });
 
@@ -238,10 +269,21 @@ describe("listDirectory (the walk's listing, with the addon or without)", () => 
     for (let index = 0; index < count; index++) writeFileSync(path.join(folder, `file-${index}`), '');
     mkdirSync(path.join(folder, 'sub'));
     const fds = openFds();
-    const got = (await listDirectory(folder)).map(describeEntry).sort();
+    const got = linesInOrder(await listDirectory(folder));
     assert.equal(got.length, count + 1);
     assert.deepEqual(got, expected(folder));
     assert.equal(openFds(), fds);
+  });
+
+  test('names come in code point order, as their UTF-8 bytes sort (astral characters after U+FFFF)', async () => {
+    const folder = path.join(dir, 'order');
+    mkdirSync(folder);
+    // '\uff5e' sorts before '🎧' by code point and by bytes, after it by UTF-16 code unit
+    const names = ['b', 'B', 'a.txt', 'a', 'ab', '\uff5e', '🎧', 'é', 'z'];
+    for (const name of names) writeFileSync(path.join(folder, name), '');
+    const listing = await listDirectory(folder);
+    assert.deepEqual(listing.names, [...names].sort(byBytes));
+    assert.ok(listing.names.indexOf('\uff5e') < listing.names.indexOf('🎧'));
   });
 
   test('rejects as readdir does: code, syscall and path', async () => {
@@ -258,5 +300,23 @@ describe("listDirectory (the walk's listing, with the addon or without)", () => 
         return true;
       });
     }
+  });
+});
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+describe('compareCodePoints (the order without the addon)', () => {
+  test('orders any two strings as their UTF-8 bytes compare', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' }), (a, b) => {
+        // lone surrogates have no UTF-8: Buffer.from would make them U+FFFD
+        fc.pre(!LONE_SURROGATE.test(a) && !LONE_SURROGATE.test(b));
+        assert.equal(Math.sign(compareCodePoints(a, b)), Math.sign(byBytes(a, b)));
+      }),
+      { numRuns: 2000 },
+    );
+    assert.ok(compareCodePoints('\uffff', '\u{10000}') < 0);
+    assert.ok(compareCodePoints('a', 'ab') < 0);
+    assert.equal(compareCodePoints('même', 'même'), 0);
   });
 });
