@@ -393,8 +393,8 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* listDirectory(path, types: Uint8Array): the names of `path`'s entries but "." and "..", each
-   followed by '/', as one string, their d_type values in types[0 ..]; null when there are more than
+/* listDirectory(path, types: Uint8Array): the names of `path`'s entries but "." and "..", in byte
+   order, each followed by '/', as one string, their d_type values in types[0 ..]; null when there are more than
    types.length (nothing listed); a negative errno when a call failed. On the calling thread: it
    stops at entry types.length + 1 (getdents64 hands them over 32 KiB at a time), so the time it
    blocks is bounded whatever the directory's size. See list-directory.c. */

@@ -77,7 +77,8 @@ export const READ_FILES_CALLS = ['open', 'fstat', 'read'] as const;
 
 /**
  * Lists `path`'s entries but `.` and `..` on the calling thread, if there are at most
- * `types.length`: returns their names, each followed by `/`, as one string, with their `d_type`
+ * `types.length`: returns their names in byte order (qsort; for UTF-8, code point order), each
+ * followed by `/`, as one string, with their `d_type`
  * values (`DirentType`; never unknown: resolved with `fstatat`, links not followed) in `types[0 ..]`;
  * `null` when there are more (nothing listed: it stops at entry `types.length + 1`, the kernel
  * handing entries over 32 KiB at a time); a
