@@ -394,10 +394,10 @@ static napi_value read_files(napi_env env, napi_callback_info info) {
 }
 
 /* listDirectory(path, types: Uint8Array): the names of `path`'s entries but "." and "..", in byte
-   order, each followed by '/', as one string, their d_type values in types[0 ..]; null when there are more than
-   types.length (nothing listed); a negative errno when a call failed. On the calling thread: it
-   stops at entry types.length + 1 (getdents64 hands them over 32 KiB at a time), so the time it
-   blocks is bounded whatever the directory's size. See list-directory.c. */
+   order, each followed by '/', as one string, their d_type values in types[0 ..]; null when
+   there are more than types.length (nothing listed); a negative errno when a call failed. On the
+   calling thread: it stops at entry types.length + 1 (getdents64 hands them over 32 KiB at a
+   time), so the time it blocks is bounded whatever the directory's size. See list-directory.c. */
 static napi_value list_directory_sync(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
