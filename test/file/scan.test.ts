@@ -30,6 +30,23 @@ function treeFds(root: string): number {
   return count;
 }
 
+/**
+ * The walk as documented, computed here on its own: a folder's regular files in the byte order of
+ * their UTF-8 names, then each subfolder the same way, in that order.
+ */
+function referenceWalk(root: string, relative = ''): string[] {
+  const entries = readdirSync(path.join(root, relative), { withFileTypes: true }).sort((a, b) =>
+    Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)),
+  );
+  const join = (name: string): string => (relative === '' ? name : path.join(relative, name));
+  return [
+    ...entries.filter((entry) => entry.isFile()).map((entry) => join(entry.name)),
+    ...entries
+      .filter((entry) => entry.isDirectory())
+      .flatMap((entry) => referenceWalk(root, join(entry.name))),
+  ];
+}
+
 function windowsInUse(): number {
   return defaultPools().reduce((sum, pool) => sum + pool.stats().inUse, 0);
 }
@@ -124,6 +141,35 @@ describe('scanTree', () => {
       orders.push(order);
     }
     assert.deepEqual(orders[0], orders[1]);
+    assert.deepEqual(orders[0], referenceWalk(path.join(dir, 'tree')));
+  });
+
+  test("the walk: a folder's files in code point order of their names, then its folders, depth first", async () => {
+    // names whose UTF-16 order differs from their code point order (U+FF5E against an emoji),
+    // upper case before lower, a name that begins another, dots and spaces
+    const root = path.join(dir, 'order');
+    const names = ['b', 'B', 'a.txt', 'a', 'ab', '\uff5e', '🎧', 'é', 'with space', '.hidden'];
+    for (const folder of ['', 'sub', 'sub/🎧', 'Sub', '\uff5e']) {
+      mkdirSync(path.join(root, folder), { recursive: true });
+      for (const name of names) {
+        const file = path.join(root, folder, `${name}.f`);
+        writeFile(path.dirname(file), path.basename(file), Buffer.from(name));
+      }
+    }
+    const expected = referenceWalk(root);
+    assert.equal(expected.length, 5 * names.length);
+    for (const workers of [0, 1, 2]) {
+      const order: string[] = [];
+      await scanTree(root, (file) => void order.push(file.relativePath), { concurrency: 1, workers });
+      assert.deepEqual(order, expected, `workers: ${workers}`);
+    }
+    const results: string[] = [];
+    await scanTree(root, {
+      module: new URL('../helpers/scan-visitors.js', import.meta.url),
+      export: 'relativePath',
+      onResult: (result) => void results.push(String(result)),
+    });
+    assert.deepEqual(results, expected, 'onResult in walk order');
   });
 
   test('never has more than `concurrency` files visited, nor more files open than visits + workers', async () => {

@@ -45,6 +45,11 @@ export function statsAfterVisit(file: WorkerScanFile): string | undefined {
   return outcome;
 }
 
+/** The file's path relative to the root: the walk order, as `onResult` sees it. */
+export function relativePath(file: WorkerScanFile): string {
+  return file.relativePath;
+}
+
 /** Returns nothing: no message per file. */
 export function nothing(): undefined {
   return undefined;
