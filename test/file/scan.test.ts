@@ -542,6 +542,27 @@ describe('scanTree', () => {
       assert.equal(calls, 0);
     });
 
+    test("stats asked for after an await in the visit are still the file's own", async () => {
+      const root = path.join(dir, 'tree');
+      const seen = new Map<string, { ino: number; size: number; mode: number }>();
+      const summary = await scanTree(
+        root,
+        {
+          module: visitors,
+          export: 'statsLater',
+          onResult: (result, file) =>
+            void seen.set(file.path, result as { ino: number; size: number; mode: number }),
+        },
+        { workers: 1 },
+      );
+      assert.equal(summary.files, expected.size);
+      assert.equal(seen.size, expected.size);
+      for (const [file, stats] of seen) {
+        const real = statSync(file);
+        assert.deepEqual(stats, { ino: real.ino, size: real.size, mode: real.mode }, file);
+      }
+    });
+
     test('stats are there during a visit; asked for after it, they throw', async () => {
       const late: unknown[] = [];
       const summary = await scanTree(

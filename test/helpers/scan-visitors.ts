@@ -25,6 +25,16 @@ export async function digestLater(file: WorkerScanFile): Promise<string> {
   return sha1;
 }
 
+/**
+ * Reads the file's stats only after awaiting a timer (still during the visit): what a batch read
+ * keeps for it must not have been overwritten meanwhile.
+ */
+export async function statsLater(file: WorkerScanFile): Promise<{ ino: number; size: number; mode: number }> {
+  await new Promise((resolve) => setTimeout(resolve, 1));
+  const { ino, size, mode } = file.stats;
+  return { ino, size, mode };
+}
+
 let previous: WorkerScanFile | undefined;
 
 /**
