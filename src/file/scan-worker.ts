@@ -355,7 +355,10 @@ function visited(result: unknown, size: number, index: number, outcomes: BatchOu
   else note(outcomes, index, { kind: 'visited', size, result });
 }
 
-/** The file's own failures, even when the visitor let them through, are problem entries; anything else is the visitor's. */
+/**
+ * The file's own failures, even when the visitor let them through, are problem entries; anything
+ * else is the visitor's (`VisitorThrew`).
+ */
 function visitFailed(error: unknown, index: number, outcomes: BatchOutcomes): void {
   if (error instanceof Shrank) note(outcomes, index, { kind: 'shrank', size: error.size, at: error.at });
   else if (error instanceof ReadFailed) note(outcomes, index, osFailure(error.error));
@@ -446,7 +449,7 @@ async function visitReadInBatches(
         case ReadFilesOutcome.WHOLE: {
           const offset = slots[at + 1]!;
           const contents = buffer.subarray(offset, offset + size);
-          // its stats stay in `slots` (made an object only if the visit asks) until this call's visits settled
+          // its stats stay in `slots` (an object only if the visit asks) until this call's visits settled
           const visiting = visitFile(new WorkerFile(path, -1, size, at, contents), index, visit, outcomes);
           if (visiting !== undefined) await visiting;
           break;
