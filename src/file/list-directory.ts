@@ -15,7 +15,8 @@
  */
 import fs from 'node:fs';
 import { getSystemErrorName } from 'node:util';
-import { DirentType, listDirectory as listNative } from './native.js';
+import { direntTypeOf } from './dirent-type.js';
+import { listDirectory as listNative } from './native.js';
 
 /**
  * A directory's entries but `.` and `..`, in name order: `names[i]` is of type `types[i]` (a
@@ -62,47 +63,6 @@ export function listDirectory(path: string): Promise<DirectoryListing> {
       error ? reject(error) : resolve(fromDirents(entries)),
     );
   });
-}
-
-/** What both `fs.Dirent` and `fs.Stats` can say of a file's type. */
-interface TypePredicates {
-  isFile(): boolean;
-  isDirectory(): boolean;
-  isSymbolicLink(): boolean;
-  isFIFO(): boolean;
-  isSocket(): boolean;
-  isCharacterDevice(): boolean;
-  isBlockDevice(): boolean;
-}
-
-/** The `DirentType` of a Dirent or Stats (0 when none of its predicates holds). */
-export function direntTypeOf(entry: TypePredicates): number {
-  if (entry.isFile()) return DirentType.FILE;
-  if (entry.isDirectory()) return DirentType.DIRECTORY;
-  if (entry.isSymbolicLink()) return DirentType.SYMBOLIC_LINK;
-  if (entry.isFIFO()) return DirentType.FIFO;
-  if (entry.isSocket()) return DirentType.SOCKET;
-  if (entry.isCharacterDevice()) return DirentType.CHARACTER_DEVICE;
-  if (entry.isBlockDevice()) return DirentType.BLOCK_DEVICE;
-  return 0;
-}
-
-/** What a `DirentType` is called in messages (`NotAFileError`'s kind). */
-export function kindOfType(type: number): string {
-  switch (type) {
-    case DirentType.DIRECTORY:
-      return 'directory';
-    case DirentType.FIFO:
-      return 'FIFO';
-    case DirentType.SOCKET:
-      return 'socket';
-    case DirentType.CHARACTER_DEVICE:
-      return 'character device';
-    case DirentType.BLOCK_DEVICE:
-      return 'block device';
-    default:
-      return 'special file';
-  }
 }
 
 /** readdir's entries as a listing: sorted by code point, as the addon sorts them by byte. */

@@ -78,24 +78,12 @@ export const READ_FILES_CALLS = ['open', 'fstat', 'read'] as const;
 /**
  * Lists `path`'s entries but `.` and `..` on the calling thread, if there are at most
  * `types.length`: returns their names in byte order (qsort; for UTF-8, code point order), each
- * followed by `/`, as one string, with their `d_type`
- * values (`DirentType`; never unknown: resolved with `fstatat`, links not followed) in `types[0 ..]`;
- * `null` when there are more (nothing listed: it stops at entry `types.length + 1`, the kernel
- * handing entries over 32 KiB at a time); a
- * negative errno when a call failed (ENOENT, ENOTDIR, EACCES...).
+ * followed by `/`, as one string, with their `d_type` values (`DirentType` in `dirent-type.ts`;
+ * never unknown: resolved with `fstatat`, links not followed) in `types[0 ..]`; `null` when there
+ * are more (nothing listed: it stops at entry `types.length + 1`, the kernel handing entries over
+ * 32 KiB at a time); a negative errno when a call failed (ENOENT, ENOTDIR, EACCES...).
  */
 export type ListDirectory = (path: string, types: Uint8Array) => string | null | number;
-
-/** `d_type` values (`<dirent.h>`), as `listDirectory` reports them. */
-export const DirentType = {
-  FIFO: 1,
-  CHARACTER_DEVICE: 2,
-  DIRECTORY: 4,
-  BLOCK_DEVICE: 6,
-  FILE: 8,
-  SYMBOLIC_LINK: 10,
-  SOCKET: 12,
-} as const;
 
 interface Addon {
   readPopulated?: ReadPopulated;

@@ -5,6 +5,7 @@ import {
   NotAFileError,
   SluiceError,
 } from '../errors.js';
+import { direntTypeOf, kindOfType, type TypePredicates } from './dirent-type.js';
 
 /** Turns an OS error from opening or reading `path` into the sluice error users match on. */
 export function fromOsError(path: string, error: unknown): SluiceError {
@@ -24,17 +25,6 @@ export function fromOsError(path: string, error: unknown): SluiceError {
 }
 
 /** The kind of a non-regular file, for `SLUICE_ERR_NOT_A_FILE` messages. */
-export function kindOf(stats: {
-  isDirectory(): boolean;
-  isFIFO(): boolean;
-  isSocket(): boolean;
-  isCharacterDevice(): boolean;
-  isBlockDevice(): boolean;
-}): string {
-  if (stats.isDirectory()) return 'directory';
-  if (stats.isFIFO()) return 'FIFO';
-  if (stats.isSocket()) return 'socket';
-  if (stats.isCharacterDevice()) return 'character device';
-  if (stats.isBlockDevice()) return 'block device';
-  return 'special file';
+export function kindOf(stats: TypePredicates): string {
+  return kindOfType(direntTypeOf(stats));
 }

@@ -39,8 +39,8 @@ import {
 import { debugEnabled } from '../internal/debug.js';
 import { Fifo } from '../internal/fifo.js';
 import { isPromiseLike } from '../internal/promise-like.js';
-import { type DirectoryListing, direntTypeOf, kindOfType, listDirectory } from './list-directory.js';
-import { DirentType } from './native.js';
+import { DirentType, direntTypeOf, kindOfType } from './dirent-type.js';
+import { type DirectoryListing, listDirectory } from './list-directory.js';
 import { fromOsError, kindOf } from './os-errors.js';
 import { openReader } from './reader.js';
 import { ResidentReader } from './resident-reader.js';
@@ -487,10 +487,8 @@ class Scan {
       const names: string[] = [];
       const paths: string[] = [];
       while (names.length < SCAN_BATCH_FILES && this.#queuedFiles > 0) {
-        const run = this.#files.peek()!;
-        const name = run.names[run.next++]!;
-        if (run.next === run.names.length) this.#files.shift();
-        this.#queuedFiles--;
+        const run = this.#take();
+        const name = run.names[run.next - 1]!;
         directories.push(run.directory);
         names.push(name);
         paths.push(run.directory.path + nodePath.sep + name);
@@ -616,13 +614,19 @@ class Scan {
     this.#summary.bytes += size;
   }
 
-  /** The next queued file, as an entry (with `workers: 0`, where every file gets a reader here). */
-  #takeFile(): Pending {
+  /** Takes the next queued file off its run (its name is then `run.names[run.next - 1]`). */
+  #take(): FileRun {
     const run = this.#files.peek()!;
-    const name = run.names[run.next++]!;
+    run.next++;
     if (run.next === run.names.length) this.#files.shift();
     this.#queuedFiles--;
-    return entryOf(run.directory, name);
+    return run;
+  }
+
+  /** The next queued file, as an entry (with `workers: 0`, where every file gets a reader here). */
+  #takeFile(): Pending {
+    const run = this.#take();
+    return entryOf(run.directory, run.names[run.next - 1]!);
   }
 
   #startVisit(file: Pending): void {
