@@ -16,8 +16,8 @@
  * call per comparison, objects to keep names and types together) cost ~20 ms of the main thread
  * in the lab's `scan` (74,000 entries); qsort over (offset, length, type) records costs a few.
  *
- * Invariants: the directory is closed before returning, whatever happens; at most `capacity` types
- * are written, and none past an OVER or an error; the names are one buffer, each followed by '/',
+ * Invariants: the directory is closed before returning, whatever happens; types are written only
+ * on success, at most `capacity` of them; the names are one buffer, each followed by '/',
  * so that JavaScript gets one string to split instead of one string per entry; on success they are
  * in byte order (for UTF-8 names, code point order), types[i] the type of the i-th.
  */
@@ -33,23 +33,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* Appends `name` and a '/' to the growing buffer; ENOMEM when it cannot grow. */
-static int append_name(char **names, size_t *length, size_t *allocated, const char *name) {
-  size_t name_length = strlen(name);
-  if (*length + name_length + 1 > *allocated) {
-    size_t wanted = *allocated * 2;
-    while (wanted < *length + name_length + 1) wanted *= 2;
-    char *grown = realloc(*names, wanted);
-    if (grown == NULL) return ENOMEM;
-    *names = grown;
-    *allocated = wanted;
-  }
-  memcpy(*names + *length, name, name_length);
-  (*names)[*length + name_length] = '/';
-  *length += name_length + 1;
-  return 0;
-}
-
 /* What getdents64(2) fills its buffer with (the kernel's struct linux_dirent64). */
 struct linux_dirent64 {
   uint64_t d_ino;
@@ -59,12 +42,46 @@ struct linux_dirent64 {
   char d_name[];
 };
 
-/* One listed entry while sorting: its name is names[start, start + length). */
+/* One listed entry: its name is bytes [start, start + length) of the collected names. */
 struct listed {
   size_t start;
   size_t length;
   uint8_t type;
 };
+
+/* The entries as getdents64 hands them over: names side by side, one record each. */
+struct collected {
+  char *names;
+  size_t names_length, names_allocated;
+  struct listed *entries;
+  size_t count, entries_allocated;
+};
+
+/* `buffer` (of `*allocated` items of `size` bytes) grown to hold at least `wanted` >= 1 items; NULL
+   when it cannot grow (`buffer` is then left as it was). */
+static void *reserve(void *buffer, size_t *allocated, size_t wanted, size_t size) {
+  if (wanted <= *allocated) return buffer;
+  size_t grown_to = *allocated == 0 ? 64 : *allocated * 2;
+  while (grown_to < wanted) grown_to *= 2;
+  void *grown = realloc(buffer, grown_to * size);
+  if (grown != NULL) *allocated = grown_to;
+  return grown;
+}
+
+/* Adds an entry; ENOMEM when the collection cannot grow. */
+static int collect(struct collected *all, const char *name, uint8_t type) {
+  size_t length = strlen(name);
+  char *names = reserve(all->names, &all->names_allocated, all->names_length + length, 1);
+  if (names == NULL) return ENOMEM;
+  all->names = names;
+  struct listed *entries = reserve(all->entries, &all->entries_allocated, all->count + 1, sizeof *entries);
+  if (entries == NULL) return ENOMEM;
+  all->entries = entries;
+  memcpy(all->names + all->names_length, name, length);
+  all->entries[all->count++] = (struct listed){all->names_length, length, type};
+  all->names_length += length;
+  return 0;
+}
 
 /* Byte order of the names in `names` (for UTF-8, code point order), a name before any longer one
    it begins. */
@@ -76,35 +93,21 @@ static int compare_listed(const void *left, const void *right, void *names) {
   return a->length < b->length ? -1 : a->length > b->length;
 }
 
-/* Puts the `count` names of `*names` (each followed by '/') and their types in name order. ENOMEM
-   when it cannot allocate (nothing changed then). */
-static int sort_listing(char **names, size_t names_length, uint8_t *types, size_t count) {
-  if (count < 2) return 0;
-  struct listed *entries = malloc(count * sizeof *entries);
-  char *sorted = malloc(names_length);
-  if (entries == NULL || sorted == NULL) {
-    free(entries);
-    free(sorted);
-    return ENOMEM;
-  }
-  size_t start = 0;
-  for (size_t index = 0; index < count; index++) {
-    const char *slash = memchr(*names + start, '/', names_length - start);
-    entries[index].start = start;
-    entries[index].length = (size_t)(slash - (*names + start));
-    entries[index].type = types[index];
-    start += entries[index].length + 1;
-  }
-  qsort_r(entries, count, sizeof *entries, compare_listed, *names);
+/* Sorts the entries by name, then writes their names, each followed by '/', to a buffer of its own
+   (*names, *names_length) and their types to types[0 .. count); ENOMEM when it cannot allocate. */
+static int emit_sorted(struct collected *all, uint8_t *types, char **names, size_t *names_length) {
+  qsort_r(all->entries, all->count, sizeof *all->entries, compare_listed, all->names);
+  *names_length = all->names_length + all->count;
+  *names = malloc(*names_length > 0 ? *names_length : 1);
+  if (*names == NULL) return ENOMEM;
   size_t written = 0;
-  for (size_t index = 0; index < count; index++) {
-    memcpy(sorted + written, *names + entries[index].start, entries[index].length + 1);
-    written += entries[index].length + 1;
-    types[index] = entries[index].type;
+  for (size_t index = 0; index < all->count; index++) {
+    const struct listed *entry = &all->entries[index];
+    memcpy(*names + written, all->names + entry->start, entry->length);
+    (*names)[written + entry->length] = '/';
+    written += entry->length + 1;
+    types[index] = entry->type;
   }
-  free(entries);
-  free(*names);
-  *names = sorted;
   return 0;
 }
 
@@ -117,9 +120,8 @@ int list_directory(const char *path, uint8_t *types, size_t capacity, char **nam
      2 of 6 syscalls for a small directory */
   int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return errno;
-  size_t allocated = 4096;
-  *names = malloc(allocated);
-  int result = *names == NULL ? ENOMEM : 0;
+  struct collected all = {0};
+  int result = 0;
   char buffer[32768] __attribute__((aligned(8)));
   while (result == 0) {
     long filled = syscall(SYS_getdents64, fd, buffer, sizeof buffer);
@@ -132,7 +134,7 @@ int list_directory(const char *path, uint8_t *types, size_t capacity, char **nam
       offset += entry->d_reclen;
       const char *name = entry->d_name;
       if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
-      if (*count == capacity) {
+      if (all.count == capacity) {
         result = LIST_DIRECTORY_OVER;
         break;
       }
@@ -147,17 +149,18 @@ int list_directory(const char *path, uint8_t *types, size_t capacity, char **nam
         }
         type = IFTODT(stats.st_mode);
       }
-      result = append_name(names, names_length, &allocated, name);
-      if (result == 0) types[(*count)++] = type;
+      result = collect(&all, name, type);
     }
   }
   close(fd);
-  if (result == 0) result = sort_listing(names, *names_length, types, *count);
-  if (result != 0) {
+  if (result == 0) result = emit_sorted(&all, types, names, names_length);
+  if (result == 0) *count = all.count;
+  else {
     free(*names);
     *names = NULL;
     *names_length = 0;
-    *count = 0;
   }
+  free(all.names);
+  free(all.entries);
   return result;
 }
