@@ -153,6 +153,8 @@ export class FramedConnection extends EventEmitter {
   readonly #closeTimeout: number;
   readonly #decoder: FrameDecoder;
   readonly #writer: BatchWriter;
+  /** Whether a read's replies are written as soon as it is decoded (`scheduling: 'tick'`). */
+  readonly #corkReads: boolean;
   /** The 9-byte header of the frame being sent; the writer copies it. */
   readonly #header = Buffer.allocUnsafe(HEADER_BYTES);
   #writerClosing: Promise<void> | undefined;
@@ -243,6 +245,7 @@ export class FramedConnection extends EventEmitter {
       onError: (error) => this.destroy(new ConnectionClosedError(error.message, error)),
       debug: false,
     });
+    this.#corkReads = this.#writer.scheduling === 'tick';
     if (options.noDelay !== false && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     this.#closedPromise = new Promise((resolve) => {
       socket.once('close', () => {
@@ -456,8 +459,22 @@ export class FramedConnection extends EventEmitter {
     }
   }
 
+  /**
+   * With `'tick'` scheduling, the frames sent while a read is decoded (the replies of synchronous
+   * handlers, sends from `'frame'` listeners) leave as soon as the read is handled, corked into one
+   * write: the same batch the end of the turn would write, without the tick hop before it. Replies
+   * of async handlers and requests sent from promise continuations still leave at the end of the turn.
+   */
   readonly #handleData = (chunk: Buffer): void => {
-    this.#decode(chunk);
+    if (this.#corkReads) {
+      const writer = this.#writer;
+      writer.cork();
+      try {
+        this.#decode(chunk);
+      } finally {
+        writer.uncork();
+      }
+    } else this.#decode(chunk);
     this.#updateReading();
   };
 

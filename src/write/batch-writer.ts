@@ -185,6 +185,8 @@ export class BatchWriter {
   #droppedBytes = 0;
 
   #turnEndScheduled = false;
+  /** cork() depth: above 0, no end-of-turn write is scheduled (the last uncork() writes instead). */
+  #corked = 0;
   #slabsTakenAtTrim = 0;
   #lastTrimAt = Number.NEGATIVE_INFINITY;
   #trimTimer: NodeJS.Timeout | undefined;
@@ -325,7 +327,7 @@ export class BatchWriter {
       ) {
         this.#rope = units === data.length ? data : this.#rope + data;
         this.#ropeUnits = units;
-        if (!this.#turnEndScheduled) this.#scheduleTurnEnd();
+        if (!this.#turnEndScheduled && this.#corked === 0) this.#scheduleTurnEnd();
         return this.#buffered + units < this.highWaterMark;
       }
       if (this.#ropeUnits !== 0) this.#materialize(true);
@@ -336,7 +338,7 @@ export class BatchWriter {
       ) {
         this.#rope = data;
         this.#ropeUnits = data.length;
-        if (!this.#turnEndScheduled) this.#scheduleTurnEnd();
+        if (!this.#turnEndScheduled && this.#corked === 0) this.#scheduleTurnEnd();
         return this.#buffered + data.length < this.highWaterMark;
       }
       if (!this.#appendString(data)) return false;
@@ -457,6 +459,24 @@ export class BatchWriter {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#buffered < this.highWaterMark) return Promise.resolve();
     return new Promise((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
+  }
+
+  /**
+   * Holds back the end-of-turn write until the matching `uncork()` (calls nest, as on streams).
+   * For a caller that knows when its burst ends, e.g. a connection handling one read: the burst
+   * leaves as soon as it is complete rather than at the end of the turn, with no `nextTick` hop.
+   * Only the end-of-turn write waits: `flushBytes` still starts a write early, `flush()` writes at
+   * once, and a write in flight is followed by the next as usual.
+   */
+  cork(): void {
+    this.#corked++;
+  }
+
+  /** Ends one `cork()`; the last one starts the write of what is buffered (if none is in flight). */
+  uncork(): void {
+    if (this.#corked === 0) return;
+    this.#corked--;
+    if (this.#corked === 0 && (this.#buffered > 0 || this.#ropeUnits !== 0)) this.#kickSafely();
   }
 
   /** Writes everything accepted so far now; resolves when those bytes reached the kernel. */
@@ -695,7 +715,7 @@ export class BatchWriter {
     if (this.#buffered > this.#peakBuffered) this.#peakBuffered = this.#buffered;
     if (this.#buffered - this.#inFlight >= this.flushBytes) {
       this.#kick();
-    } else if (!this.#turnEndScheduled) {
+    } else if (!this.#turnEndScheduled && this.#corked === 0) {
       this.#scheduleTurnEnd();
     }
   }

@@ -86,6 +86,44 @@ test('1000 requests issued in one turn leave in a handful of writes, and so do t
   );
 });
 
+test("a read's synchronous replies leave in one write while the read is handled; async ones at the end of the turn", async () => {
+  for (const scheduling of ['tick', 'immediate'] as const) {
+    const server = createFrameServer(
+      (frame) => (frame.toString().startsWith('async') ? Promise.resolve(frame) : frame),
+      { scheduling },
+    );
+    // Writes the server's connection had made when each read's 'data' listeners had all run.
+    const writesAfterRead: number[] = [];
+    const writes = deferred<{ calls: number }>();
+    server.on('connection', (connection: FramedConnection) => {
+      const counts = countSocketWrites(connection.socket);
+      writes.resolve(counts);
+      connection.socket.on('data', () => writesAfterRead.push(counts.calls));
+    });
+    const { port } = await server.listen(0);
+    const client = await FramedConnection.connect({ port, host: '127.0.0.1' });
+    const counts = await writes.promise;
+    // 20 requests leave in one write, so the server reads them in one chunk.
+    const sync = await Promise.all(Array.from({ length: 20 }, (_, index) => client.request(`s${index}`)));
+    assert.deepEqual(
+      sync.map((reply) => reply.toString()),
+      Array.from({ length: 20 }, (_, index) => `s${index}`),
+    );
+    assert.deepEqual(writesAfterRead, [scheduling === 'tick' ? 1 : 0], `${scheduling}: one read`);
+    assert.equal(counts.calls, 1, `${scheduling}: the 20 replies left in one write`);
+    const mixed = await Promise.all(['async0', 's0', 'async1', 's1'].map((body) => client.request(body)));
+    assert.deepEqual(
+      mixed.map((reply) => reply.toString()),
+      ['async0', 's0', 'async1', 's1'],
+    );
+    // 'tick': the sync replies while the read is handled, the async ones at the end of the turn;
+    // 'immediate': both after the I/O phase, together.
+    assert.equal(counts.calls, scheduling === 'tick' ? 3 : 2, `${scheduling}: replies to the mixed read`);
+    await client.close();
+    await server.close();
+  }
+});
+
 test('at most maxInFlight requests are on the wire; the others wait in order', async () => {
   let concurrent = 0;
   let peak = 0;

@@ -58,6 +58,52 @@ test("scheduling: 'immediate' writes after the I/O phase, still in one batch", a
   close();
 });
 
+test('cork() holds the end-of-turn write; the last uncork() writes everything at once, in one batch', async () => {
+  const { client, peer, close } = await socketPair();
+  const counts = countSocketWrites(client);
+  const writer = transport(client);
+  writer.cork();
+  writer.cork();
+  writer.write('a');
+  writer.write(Buffer.from('b'));
+  writer.uncork(); // still corked once
+  await new Promise<void>((resolve) => process.nextTick(resolve));
+  assert.equal(counts.calls, 0, 'no end-of-turn write while corked');
+  writer.write('c');
+  writer.uncork();
+  assert.equal(counts.calls, 1, 'written synchronously by the last uncork()');
+  writer.uncork(); // unbalanced: ignored
+  assert.equal((await receive(peer, 3)).toString(), 'abc');
+  assert.equal(writer.stats.writeCalls, 1);
+  // Uncorked again: a write goes at the end of the turn as before.
+  writer.write('d');
+  assert.equal(counts.calls, 1);
+  const received = receive(peer, 1);
+  await nextTurn();
+  assert.equal((await received).toString(), 'd');
+  assert.equal(counts.calls, 2);
+  close();
+});
+
+test('while corked, flushBytes still starts a write early and flush() writes at once', async () => {
+  const { client, peer, close } = await socketPair();
+  const counts = countSocketWrites(client);
+  const writer = transport(client, { flushBytes: 1000 });
+  writer.cork();
+  writer.write(Buffer.alloc(600, 1));
+  assert.equal(counts.calls, 0);
+  writer.write(Buffer.alloc(600, 2));
+  assert.equal(counts.calls, 1, 'past flushBytes');
+  writer.write(Buffer.alloc(10, 3));
+  await writer.flush();
+  assert.equal(counts.calls, 2, 'flush() does not wait for uncork()');
+  writer.uncork();
+  assert.equal(counts.calls, 2, 'nothing left for uncork() to write');
+  const bytes = await receive(peer, 1210);
+  assert.deepEqual(bytes, Buffer.concat([Buffer.alloc(600, 1), Buffer.alloc(600, 2), Buffer.alloc(10, 3)]));
+  close();
+});
+
 test('a batch past flushBytes leaves at once; large writes go by reference as extra iovecs', async () => {
   const { client, peer, close } = await socketPair();
   const counts = countSocketWrites(client);
