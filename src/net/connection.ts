@@ -16,6 +16,7 @@
  *    past it, and while replies wait for the socket to drain, the connection stops reading, so a
  *    peer that never reads cannot grow our memory.
  */
+import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import {
@@ -33,7 +34,7 @@ import {
 import { Fifo } from '../internal/fifo.js';
 import { BatchWriter, type FlushScheduling } from '../write/batch-writer.js';
 import { createStreamSink } from '../write/stream-sink.js';
-import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder } from './codec.js';
+import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder, readU32 } from './codec.js';
 import {
   decodeReason,
   ENVELOPE_BYTES,
@@ -502,7 +503,7 @@ export class FramedConnection extends EventEmitter {
       return;
     }
     const kind = source[start]!;
-    const id = source.readUInt32BE(start + 1);
+    const id = readU32(source, start + 1);
     const body = source.subarray(start + ENVELOPE_BYTES, end);
     switch (kind) {
       case KIND_MESSAGE:

@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
 import { BufferPool } from '../buffers/index.js';
 import {
   FlushSyncUnavailableError,

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { BufferPool } from '../buffers/index.js';
 
 /** writev takes at most IOV_MAX (1024 on Linux) buffers per call; libuv caps one call there too. */

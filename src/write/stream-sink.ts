@@ -1,3 +1,4 @@
+import process from 'node:process';
 import type { Writable } from 'node:stream';
 import type { AsyncWriteSink } from './sink.js';
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { readU32 } from '../../src/net/codec.js';
 import { DEFAULT_MAX_FRAME_SIZE, encodeFrame, FrameDecoder } from '../../src/net/index.js';
 
 /** Cuts `bytes` at the given offsets (any order, duplicates allowed). */
@@ -20,6 +21,18 @@ test('golden bytes: a u32 big-endian length, then the payload', () => {
   assert.equal(encodeFrame(Buffer.alloc(0)).toString('hex'), '00000000');
   assert.equal(DEFAULT_MAX_FRAME_SIZE, 4 * 1024 * 1024);
   assert.throws(() => encodeFrame(Buffer.alloc(11), 10), { code: 'SLUICE_ERR_FRAME_TOO_LARGE' });
+});
+
+test('readU32 reads what Buffer#readUInt32BE reads, at any offset (property)', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 4, maxLength: 64 }), fc.nat(), (bytes, at) => {
+      const buffer = Buffer.from(bytes);
+      const offset = at % (buffer.length - 3);
+      assert.equal(readU32(buffer, offset), buffer.readUInt32BE(offset));
+    }),
+  );
+  assert.equal(readU32(Buffer.from([0xff, 0xff, 0xff, 0xff]), 0), 0xffff_ffff);
+  assert.equal(readU32(Buffer.from([0x80, 0, 0, 1]), 0), 0x8000_0001);
 });
 
 test('frames split at any chunk boundaries reassemble exactly (property)', () => {
