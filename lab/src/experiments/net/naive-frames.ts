@@ -40,3 +40,36 @@ export class NaiveFrameParser {
     this.#buffered = this.#buffered.subarray(offset);
   }
 }
+
+/**
+ * Turns requests (kind 1) into replies (kind 2) in place as the bytes stream past, frames cut at
+ * any chunk boundary: the bare echo of paired-bench. Walks only prefixes and kind bytes; bodies are
+ * skipped whole.
+ */
+export class KindFlipper {
+  /** Prefix bytes seen of the current frame (0-4); 4 means inside its payload. */
+  #prefixRead = 0;
+  #length = 0;
+  /** Payload bytes of the current frame not yet seen. */
+  #remaining = 0;
+
+  flip(chunk: Buffer): Buffer {
+    let index = 0;
+    while (index < chunk.length) {
+      if (this.#prefixRead < 4) {
+        this.#length = this.#length * 256 + chunk[index++]!;
+        if (++this.#prefixRead === 4) {
+          this.#remaining = this.#length;
+          if (this.#remaining === 0) this.#prefixRead = this.#length = 0;
+        }
+        continue;
+      }
+      if (this.#remaining === this.#length && chunk[index] === 1) chunk[index] = 2;
+      const take = Math.min(this.#remaining, chunk.length - index);
+      index += take;
+      this.#remaining -= take;
+      if (this.#remaining === 0) this.#prefixRead = this.#length = 0;
+    }
+    return chunk;
+  }
+}

@@ -10,11 +10,13 @@
  *  - `sluice-echo-tcp`, `sluice-echo-udp`: sluice/net's raw echo servers (`sockperf: true`).
  *  - `naive-frame`: the write-per-message frame server for `coalesce`: it parses the same frames as
  *    sluice and answers each request with its own `socket.write`.
+ *  - `flip-frame`: the least a server speaking sluice's frames can do, for paired-bench: it turns
+ *    each request's kind byte into a reply's in place and echoes the chunk (no parse, no copy).
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { createFrameServer, createTcpEchoServer, createUdpEchoServer } from 'sluice/net';
-import { NaiveFrameParser, naiveReply } from './naive-frames.js';
+import { KindFlipper, NaiveFrameParser, naiveReply } from './naive-frames.js';
 
 async function start(
   kind: string,
@@ -54,6 +56,15 @@ async function start(
           if (kind === 1) naiveReply(socket, id, body);
         });
         socket.on('data', (chunk: Buffer) => parser.push(chunk));
+        socket.on('error', () => socket.destroy());
+      });
+      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+      return { port: (server.address() as net.AddressInfo).port, close: () => void server.close() };
+    }
+    case 'flip-frame': {
+      const server = net.createServer({ noDelay: true }, (socket) => {
+        const flipper = new KindFlipper();
+        socket.on('data', (chunk: Buffer) => socket.write(flipper.flip(chunk)));
         socket.on('error', () => socket.destroy());
       });
       await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
