@@ -10,8 +10,9 @@
  *  - `sluice-echo-tcp`, `sluice-echo-udp`: sluice/net's raw echo servers (`sockperf: true`).
  *  - `naive-frame`: the write-per-message frame server for `coalesce`: it parses the same frames as
  *    sluice and answers each request with its own `socket.write`.
- *  - `flip-frame`: the least a server speaking sluice's frames can do, for paired-bench: it turns
- *    each request's kind byte into a reply's in place and echoes the chunk (no parse, no copy).
+ *  - `flip-frame`: the least a server speaking sluice's frames can do, for paired-bench: it walks
+ *    the length prefixes, turns each request's kind byte into a reply's in place and echoes the
+ *    chunk (no frame objects, no copy).
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
