@@ -292,10 +292,15 @@ interface WalkStep {
   listed?: Listing | { error: SluiceError };
 }
 
+/** The path of the entry `name` of `directory`. */
+function pathOf(directory: Pending, name: string): string {
+  return directory.path + nodePath.sep + name;
+}
+
 /** The entry `name` of `directory`: made only where a path is needed (most files need none here). */
 function entryOf(directory: Pending, name: string): Pending {
   return {
-    path: directory.path + nodePath.sep + name,
+    path: pathOf(directory, name),
     relativePath: directory.relativePath === '' ? name : directory.relativePath + nodePath.sep + name,
   };
 }
@@ -491,7 +496,7 @@ class Scan {
         const name = run.names[run.next - 1]!;
         directories.push(run.directory);
         names.push(name);
-        paths.push(run.directory.path + nodePath.sep + name);
+        paths.push(pathOf(run.directory, name));
       }
       const id =
         this.#visit === undefined

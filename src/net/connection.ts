@@ -154,8 +154,6 @@ export class FramedConnection extends EventEmitter {
   readonly #closeTimeout: number;
   readonly #decoder: FrameDecoder;
   readonly #writer: BatchWriter;
-  /** Whether a read's replies are written as soon as it is decoded (`scheduling: 'tick'`). */
-  readonly #corkReads: boolean;
   /** The 9-byte header of the frame being sent; the writer copies it. */
   readonly #header = Buffer.allocUnsafe(HEADER_BYTES);
   #writerClosing: Promise<void> | undefined;
@@ -246,7 +244,6 @@ export class FramedConnection extends EventEmitter {
       onError: (error) => this.destroy(new ConnectionClosedError(error.message, error)),
       debug: false,
     });
-    this.#corkReads = this.#writer.scheduling === 'tick';
     if (options.noDelay !== false && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     this.#closedPromise = new Promise((resolve) => {
       socket.once('close', () => {
@@ -467,8 +464,8 @@ export class FramedConnection extends EventEmitter {
    * of async handlers and requests sent from promise continuations still leave at the end of the turn.
    */
   readonly #handleData = (chunk: Buffer): void => {
-    if (this.#corkReads) {
-      const writer = this.#writer;
+    const writer = this.#writer;
+    if (writer.scheduling === 'tick') {
       writer.cork();
       try {
         this.#decode(chunk);

@@ -329,7 +329,7 @@ export class BatchWriter {
       ) {
         this.#rope = units === data.length ? data : this.#rope + data;
         this.#ropeUnits = units;
-        if (!this.#turnEndScheduled && this.#corked === 0) this.#scheduleTurnEnd();
+        this.#scheduleTurnEnd();
         return this.#buffered + units < this.highWaterMark;
       }
       if (this.#ropeUnits !== 0) this.#materialize(true);
@@ -340,7 +340,7 @@ export class BatchWriter {
       ) {
         this.#rope = data;
         this.#ropeUnits = data.length;
-        if (!this.#turnEndScheduled && this.#corked === 0) this.#scheduleTurnEnd();
+        this.#scheduleTurnEnd();
         return this.#buffered + data.length < this.highWaterMark;
       }
       if (!this.#appendString(data)) return false;
@@ -704,7 +704,9 @@ export class BatchWriter {
     if (schedule && this.#buffered - this.#inFlight >= this.flushBytes) this.#kick();
   }
 
+  /** Schedules the end-of-turn write, unless it is scheduled already or a cork() holds it back. */
   #scheduleTurnEnd(): void {
+    if (this.#turnEndScheduled || this.#corked !== 0) return;
     this.#turnEndScheduled = true;
     if (this.scheduling === 'tick') process.nextTick(this.#onTurnEnd);
     else setImmediate(this.#onTurnEnd);
@@ -717,7 +719,7 @@ export class BatchWriter {
     if (this.#buffered > this.#peakBuffered) this.#peakBuffered = this.#buffered;
     if (this.#buffered - this.#inFlight >= this.flushBytes) {
       this.#kick();
-    } else if (!this.#turnEndScheduled && this.#corked === 0) {
+    } else {
       this.#scheduleTurnEnd();
     }
   }

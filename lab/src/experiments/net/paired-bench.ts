@@ -19,12 +19,11 @@
  * the pairs in the rotation matters a little (what ran just before): run both orders.
  * docs/net.md quotes its output.
  */
-import net from 'node:net';
 import { createHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { FramedConnection } from 'sluice/net';
 import { now, waitUntil } from './pacing.js';
 import { type ServerProcess, startNodeServer } from './process.js';
+import { framedPinger, type Pinger, socketPinger } from './rtt-client.js';
 
 const MESSAGE_BYTES = 64;
 
@@ -56,11 +55,6 @@ export interface PairedResult {
   samples: number;
 }
 
-interface Pinger {
-  ping(): Promise<unknown>;
-  close(): void;
-}
-
 /** A sluice request frame (u32 length, kind 1, id 1) around the 64-byte message. */
 function requestFrame(): Buffer {
   const frame = Buffer.alloc(4 + 5 + MESSAGE_BYTES, 0x5a);
@@ -68,38 +62,6 @@ function requestFrame(): Buffer {
   frame[4] = 1;
   frame.writeUInt32BE(1, 5);
   return frame;
-}
-
-/** A plain socket that sends `out` and counts replies of `out.length` bytes. */
-async function socketPinger(port: number, out: Buffer): Promise<Pinger> {
-  const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  let onReply: () => void = () => {};
-  let pending = 0;
-  socket.on('data', (chunk: Buffer) => {
-    pending += chunk.length;
-    while (pending >= out.length) {
-      pending -= out.length;
-      onReply();
-    }
-  });
-  return {
-    ping: () =>
-      new Promise<void>((resolve) => {
-        onReply = resolve;
-        socket.write(out);
-      }),
-    close: () => socket.destroy(),
-  };
-}
-
-async function sluicePinger(port: number): Promise<Pinger> {
-  const connection = await FramedConnection.connect({ port, host: '127.0.0.1' });
-  const message = Buffer.alloc(MESSAGE_BYTES, 0x5a);
-  return { ping: () => connection.request(message), close: () => connection.destroy() };
 }
 
 function checkPairs(pairs: readonly string[]): PairName[] {
@@ -134,7 +96,7 @@ export async function pairedPing(options: PairedOptions): Promise<PairedResult[]
       const { port } = servers.get(server)!;
       const pinger =
         client === 'sluice'
-          ? await sluicePinger(port)
+          ? await framedPinger(port, 'tick')
           : await socketPinger(port, client === 'raw' ? requestFrame() : Buffer.alloc(MESSAGE_BYTES, 0x5a));
       pingers.push(pinger);
       pings.push(pinger.ping);

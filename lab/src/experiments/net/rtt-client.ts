@@ -33,7 +33,7 @@ export interface PingArgs {
 const MESSAGE_BYTES = 64;
 
 /** One transport: `send()` sends a 64-byte ping; `onReply` is called once per pong, in order. */
-interface Pinger {
+export interface Pinger {
   send(): void;
   onReply: () => void;
   /** Closed loop: one ping, resolved by its pong, through the transport's natural API. */
@@ -52,9 +52,9 @@ function pingThroughReplies(pinger: Pinger): () => Promise<unknown> {
 
 async function connect(args: PingArgs): Promise<Pinger> {
   const message = Buffer.alloc(MESSAGE_BYTES, 0x5a);
-  const pinger: Pinger = { send: () => {}, onReply: () => {}, ping: async () => {}, close: () => {} };
-  pinger.ping = pingThroughReplies(pinger);
   if (args.proto === 'udp') {
+    const pinger: Pinger = { send: () => {}, onReply: () => {}, ping: async () => {}, close: () => {} };
+    pinger.ping = pingThroughReplies(pinger);
     const socket = dgram.createSocket('udp4');
     socket.on('message', () => pinger.onReply());
     if (args.variant === 'sluice') {
@@ -68,36 +68,53 @@ async function connect(args: PingArgs): Promise<Pinger> {
     pinger.close = () => socket.close();
     return pinger;
   }
-  if (args.variant === 'sluice') {
-    const connection = await FramedConnection.connect({
-      port: args.port,
-      host: '127.0.0.1',
-      scheduling: args.scheduling ?? 'tick',
-    });
-    pinger.send = () => {
+  return args.variant === 'sluice'
+    ? framedPinger(args.port, args.scheduling ?? 'tick')
+    : socketPinger(args.port, message);
+}
+
+/** `FramedConnection.request` with a 64-byte body, against a frame server on `port`. */
+export async function framedPinger(port: number, scheduling: 'tick' | 'immediate'): Promise<Pinger> {
+  const message = Buffer.alloc(MESSAGE_BYTES, 0x5a);
+  const connection = await FramedConnection.connect({ port, host: '127.0.0.1', scheduling });
+  const pinger: Pinger = {
+    send: () => {
       connection.request(message).then(
         () => pinger.onReply(),
         (error: unknown) => {
           throw error;
         },
       );
-    };
-    pinger.ping = () => connection.request(message);
-    pinger.close = () => connection.destroy();
-    return pinger;
-  }
-  const socket = net.connect({ port: args.port, host: '127.0.0.1', noDelay: true });
-  await new Promise<void>((resolve) => socket.once('connect', resolve));
+    },
+    onReply: () => {},
+    ping: () => connection.request(message),
+    close: () => connection.destroy(),
+  };
+  return pinger;
+}
+
+/** A plain TCP socket that sends `message` and takes every `message.length` bytes back as a reply. */
+export async function socketPinger(port: number, message: Buffer): Promise<Pinger> {
+  const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  const pinger: Pinger = {
+    send: () => socket.write(message),
+    onReply: () => {},
+    ping: async () => {},
+    close: () => socket.destroy(),
+  };
+  pinger.ping = pingThroughReplies(pinger);
   let pending = 0;
   socket.on('data', (chunk: Buffer) => {
     pending += chunk.length;
-    while (pending >= MESSAGE_BYTES) {
-      pending -= MESSAGE_BYTES;
+    while (pending >= message.length) {
+      pending -= message.length;
       pinger.onReply();
     }
   });
-  pinger.send = () => socket.write(message);
-  pinger.close = () => socket.destroy();
   return pinger;
 }
 
